@@ -1,0 +1,169 @@
+# footprint — GNU make.  `make` builds the library and CLI; `make demo`
+# answers a real query; `make test` runs every test; `make bench` measures.
+# V=1 shows full command lines.
+
+VERSION      := 0.1.0
+SOVERSION    := 0
+OPTIMIZATION ?= -O2
+BUILD        ?= build
+PREFIX       ?= /usr/local
+DESTDIR      ?=
+BINDIR       ?= $(PREFIX)/bin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+DATAROOTDIR  ?= $(PREFIX)/share
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# Where the shared ONS mirror lives (tests, demo and benchmarks use it).
+SHARED_GEODATA ?= $(abspath ../shared/geodata)
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+WARN   := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+          -Wmissing-prototypes -Wformat=2
+# -ffp-contract=off: the exact predicate needs products rounded as written.
+STD    := -std=c11 -D_POSIX_C_SOURCE=200809L -ffp-contract=off \
+          -DFP_DATADIR='"$(DATAROOTDIR)/footprint/data"'
+# -isystem: strict warnings are for our code, not GDAL's headers.
+DEPS_CFLAGS := $(patsubst -I%,-isystem %,$(shell $(PKG_CONFIG) --cflags gdal proj 2>/dev/null))
+DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs gdal proj 2>/dev/null)
+FP_CFLAGS = $(STD) $(OPTIMIZATION) -g $(WARN) -fPIC -Ilib/include -Ilib/src \
+            $(DEPS_CFLAGS) -MMD -MP $(CFLAGS)
+FP_LDFLAGS = $(LDFLAGS)
+LIBS := $(DEPS_LIBS) -lm -lpthread
+
+ifeq ($(V),1)
+QUIET_CC =
+QUIET_AR =
+QUIET_LINK =
+QUIET_GEN =
+else
+QUIET_CC   = @printf '    %-5s %s\n' CC $@ 1>&2;
+QUIET_AR   = @printf '    %-5s %s\n' AR $@ 1>&2;
+QUIET_LINK = @printf '    %-5s %s\n' LINK $@ 1>&2;
+QUIET_GEN  = @printf '    %-5s %s\n' GEN $@ 1>&2;
+endif
+
+# The point-in-footprint core: no GDAL, PROJ or cairo (checked by a test).
+CORE_SRC := ctx.c predicate.c layer.c index.c locate.c csv.c catalogue.c
+# The import side: GDAL/OGR and PROJ.
+GEO_SRC  := crs.c open.c
+LIB_OBJ  := $(addprefix $(BUILD)/obj/,$(CORE_SRC:.c=.o) $(GEO_SRC:.c=.o))
+CORE_OBJ := $(addprefix $(BUILD)/obj/,$(CORE_SRC:.c=.o))
+
+STATIC   := $(BUILD)/libfootprint.a
+SHARED   := $(BUILD)/libfootprint.so.$(VERSION)
+SONAME   := libfootprint.so.$(SOVERSION)
+CLI      := $(BUILD)/footprint
+CLI_OBJ  := $(BUILD)/obj/cli/footprint.o $(BUILD)/obj/cli/catalogue_embed.o
+TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+BENCH    := $(BUILD)/bench/bench_locate
+
+.PHONY: all lib cli deps test-deps demo test bench install uninstall clean data
+
+all: lib cli
+
+lib: $(STATIC) $(SHARED)
+
+cli: $(CLI)
+
+$(BUILD)/obj/%.o: lib/src/%.c
+	@mkdir -p $(@D)
+	$(QUIET_CC)$(CC) $(FP_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/cli/%.o: cli/%.c
+	@mkdir -p $(@D)
+	$(QUIET_CC)$(CC) $(FP_CFLAGS) -Icli -c $< -o $@
+
+$(BUILD)/obj/cli/catalogue_embed.o: $(BUILD)/gen/catalogue_embed.c
+	@mkdir -p $(@D)
+	$(QUIET_CC)$(CC) $(FP_CFLAGS) -c $< -o $@
+
+# The catalogue is compiled in, so the CLI works from the build tree and
+# after install alike; --catalogue FILE overrides it.
+$(BUILD)/gen/catalogue_embed.c: geodata/editions.csv scripts/embed.sh
+	@mkdir -p $(@D)
+	$(QUIET_GEN)sh scripts/embed.sh fp_cli_catalogue $< > $@.tmp && mv $@.tmp $@
+
+$(STATIC): $(LIB_OBJ)
+	$(QUIET_AR)rm -f $@ && $(AR) rcs $@ $^
+
+$(SHARED): $(LIB_OBJ)
+	$(QUIET_LINK)$(CC) -shared -Wl,-soname,$(SONAME) $(FP_LDFLAGS) -o $@ $^ $(LIBS)
+	@ln -sf libfootprint.so.$(VERSION) $(BUILD)/$(SONAME)
+	@ln -sf libfootprint.so.$(VERSION) $(BUILD)/libfootprint.so
+
+$(CLI): $(CLI_OBJ) $(STATIC)
+	$(QUIET_LINK)$(CC) $(FP_LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(LIBS)
+
+$(BUILD)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(@D)
+	$(QUIET_CC)$(CC) $(FP_CFLAGS) -Itests $$($(PKG_CONFIG) --cflags cmocka) -c $< -o $@
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(BUILD)/obj/tests/support.o $(STATIC)
+	@mkdir -p $(@D)
+	$(QUIET_LINK)$(CC) $(FP_LDFLAGS) -o $@ $< $(BUILD)/obj/tests/support.o $(STATIC) $$($(PKG_CONFIG) --libs cmocka) $(LIBS)
+
+$(BUILD)/obj/bench/%.o: bench/%.c
+	@mkdir -p $(@D)
+	$(QUIET_CC)$(CC) $(FP_CFLAGS) -c $< -o $@
+
+$(BENCH): $(BUILD)/obj/bench/bench_locate.o $(STATIC)
+	@mkdir -p $(@D)
+	$(QUIET_LINK)$(CC) $(FP_LDFLAGS) -o $@ $< $(STATIC) $(LIBS) -lz
+
+# Installs missing Debian packages when run as root, or prints the exact
+# apt-get line and stops when not.
+deps:
+	@sh scripts/deps build
+
+test-deps:
+	@sh scripts/deps test
+
+data:
+	@sh geodata/fetch --mirror $(SHARED_GEODATA) --dest $(BUILD)/data
+
+# The main job, end to end on real ONS boundaries.
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh geodata/fetch --mirror $(SHARED_GEODATA) --dest $(BUILD)/data
+	@echo '$$ footprint which --lat 53.381 --lon -1.470        # Sheffield' 1>&2
+	@$(CLI) --data $(BUILD)/data which --lat 53.381 --lon -1.470
+	@echo '$$ footprint which --easting 435000 --northing 387000 --edition stp2017' 1>&2
+	@$(CLI) --data $(BUILD)/data which --easting 435000 --northing 387000 --edition stp2017
+
+test: test-deps
+	@$(MAKE) --no-print-directory all tests
+	@sh tests/run.sh $(BUILD) $(SHARED_GEODATA)
+
+.PHONY: tests
+tests: $(TESTS)
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH)
+	@sh bench/run.sh $(BUILD) $(SHARED_GEODATA)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(DATAROOTDIR)/footprint
+	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/footprint
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/libfootprint.a
+	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/libfootprint.so.$(VERSION)
+	ln -sf libfootprint.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf libfootprint.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libfootprint.so
+	install -m 644 lib/include/footprint.h $(DESTDIR)$(INCLUDEDIR)/footprint.h
+	install -m 644 geodata/editions.csv geodata/sources.csv geodata/README.md \
+	    $(DESTDIR)$(DATAROOTDIR)/footprint/
+	install -m 755 geodata/fetch $(DESTDIR)$(DATAROOTDIR)/footprint/fetch
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    footprint.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/footprint.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/footprint $(DESTDIR)$(LIBDIR)/libfootprint.* \
+	    $(DESTDIR)$(INCLUDEDIR)/footprint.h $(DESTDIR)$(PKGCONFIGDIR)/footprint.pc
+	rm -rf $(DESTDIR)$(DATAROOTDIR)/footprint
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/*/*.d)

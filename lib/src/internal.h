@@ -1,0 +1,136 @@
+/* Private declarations shared by libfootprint's sources. */
+#ifndef FP_INTERNAL_H
+#define FP_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "footprint.h"
+
+#if defined(__GNUC__)
+#define FP_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define FP_LIKELY(x) __builtin_expect(!!(x), 1)
+#define FP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define FP_PRINTF(f, a)
+#define FP_LIKELY(x) (x)
+#define FP_UNLIKELY(x) (x)
+#endif
+
+#define FP_ERRMSG_MAX 512
+
+struct fp_ctx {
+    fp_allocator alloc;
+    int errcode;
+    char errmsg[FP_ERRMSG_MAX];
+    /* Set by crs.c so that this file and the core stay free of PROJ. */
+    void *proj;        /* PJ_CONTEXT * */
+    void *bng_to_wgs;  /* PJ *, normalised to lon/lat, easting/northing */
+    char proj_msg[256];
+    void (*proj_release)(struct fp_ctx *ctx);
+};
+
+/* Allocation through a copied allocator. */
+void *fp__malloc(const fp_allocator *a, size_t n);
+void *fp__calloc(const fp_allocator *a, size_t n, size_t size);
+void *fp__realloc(const fp_allocator *a, void *p, size_t n);
+void fp__free(const fp_allocator *a, void *p);
+char *fp__strdup(const fp_allocator *a, const char *s);
+/* Grows *p (of *cap elements of `size` bytes) to hold at least `need`. */
+int fp__grow(const fp_allocator *a, void **p, size_t *cap, size_t need,
+             size_t size);
+
+/* Records an error on ctx (may be NULL) and returns `code`. */
+int fp__error(fp_ctx *ctx, int code, const char *fmt, ...) FP_PRINTF(3, 4);
+int fp__verror(fp_ctx *ctx, int code, const char *fmt, va_list ap);
+void fp__clear(fp_ctx *ctx);
+
+/* ---- geometry predicates (predicate.c) ---- */
+
+/* Sign of the orientation of (a, b, c): > 0 when c lies left of a->b,
+ * < 0 right, 0 collinear.  Exact for any finite doubles. */
+int fp__orient(double ax, double ay, double bx, double by, double cx,
+               double cy);
+
+/* ---- layer internals (layer.c, index.c, locate.c) ---- */
+
+typedef struct fp_feat {
+    double bbox[4];      /* west, south, east, north */
+    uint32_t ring0;      /* first ring (index into ring_start) */
+    uint32_t nrings;
+    uint32_t code, name; /* offsets into strings */
+    uint32_t stripe0;    /* first entry in stripe_off */
+    uint32_t nstripes;
+    double sy0, sinv;    /* stripe of y = (y - sy0) * sinv */
+} fp_feat;
+
+/* Grid cell encoding: the top two bits say what the low 30 are. */
+#define FP_CELL_TAG(c) ((c) >> 30)
+#define FP_CELL_VAL(c) ((c) & 0x3fffffffu)
+#define FP_TAG_UNIFORM 0u /* value = footprint + 1, 0 = none */
+#define FP_TAG_NODE 2u    /* value = offset of a 4 x 4 block of cells */
+#define FP_TAG_LEAF 3u    /* value = offset of a candidate list */
+#define FP_SUB_BITS 2     /* children per axis = 1 << FP_SUB_BITS */
+
+struct fp_layer {
+    fp_allocator alloc;
+    size_t nfeat;
+    fp_feat *feat;
+    size_t npts;
+    double *pts;          /* x, y pairs; every ring closed */
+    size_t nrings;
+    uint32_t *ring_start; /* nrings + 1 offsets into pts (in points) */
+    uint32_t *stripe_off; /* per feature: nstripes + 1 offsets */
+    size_t nstripe_off;
+    uint32_t *stripe_edges; /* edge = index of its first point */
+    size_t nstripe_edges;
+    char *strings;
+    size_t strings_len;
+    double bbox[4];
+    /* The grid (FP_INDEX_GRID). */
+    int kind;
+    int root_bits, total_bits;
+    double gx0, gy0, gx1, gy1; /* extent covered */
+    double gsx, gsy;           /* finest cells per unit */
+    uint32_t gmax;             /* largest finest-cell coordinate */
+    uint32_t *cells;
+    size_t ncells;
+    uint32_t *cands; /* [n, (feature << 1 | whole) ...] */
+    size_t ncands;
+};
+
+/* Exact test of one footprint (stripes + exact predicate). */
+int fp__feat_contains(const fp_layer *L, const fp_feat *f, double x,
+                      double y);
+/* Stripe of y in footprint f (clamped). */
+uint32_t fp__stripe_of(const fp_feat *f, double y);
+/* Builds L->cells / L->cands.  Needs features, points and stripes. */
+int fp__index_build(fp_ctx *ctx, fp_layer *L, const fp_index_opts *o);
+
+/* ---- small text helpers (csv.c) ---- */
+
+typedef struct fp_csv {
+    const char *p, *end;
+    size_t line;          /* line number where the current record began */
+    char *buf;            /* unescaped fields, NUL-separated */
+    size_t bufcap;
+    const char **fields;
+    size_t nfields, fieldcap;
+    const fp_allocator *alloc;
+} fp_csv;
+
+void fp__csv_init(fp_csv *c, const fp_allocator *a, const char *text,
+                  size_t len);
+/* Next record: returns 1 and fills fields, 0 at end, -1 on error
+ * (unterminated quote: *why set), -2 out of memory. */
+int fp__csv_next(fp_csv *c, const char **why);
+void fp__csv_free(fp_csv *c);
+
+/* Reads a whole file into memory (NUL-terminated). */
+int fp__read_file(fp_ctx *ctx, const char *path, char **out, size_t *len);
+
+/* Valid calendar date "YYYY-MM-DD"? */
+int fp__valid_date(const char *s);
+
+#endif

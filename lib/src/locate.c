@@ -1,0 +1,157 @@
+/* Point-in-footprint queries: the hot path.  Nothing here can fail. */
+#include <math.h>
+
+#include "internal.h"
+
+#define EARTH_RADIUS_M 6371008.8
+#define DEG 0.017453292519943295
+
+int fp__feat_contains(const fp_layer *L, const fp_feat *f, double x, double y)
+{
+    /* Outside the box can never be inside; the east and north sides are
+     * outside by the boundary rule (the point is nudged east and north). */
+    if (!(y >= f->bbox[1] && y < f->bbox[3] && x >= f->bbox[0] &&
+          x < f->bbox[2]))
+        return 0;
+    const uint32_t *off = L->stripe_off + f->stripe0;
+    uint32_t s = fp__stripe_of(f, y);
+    const uint32_t *e = L->stripe_edges + off[s], *end = L->stripe_edges + off[s + 1];
+    int in = 0;
+    for (; e < end; e++) {
+        const double *a = L->pts + 2 * (size_t)*e, *b = a + 2;
+        int au = a[1] > y, bu = b[1] > y;
+        if (au == bu) continue; /* does not straddle the ray's line */
+        const double *lo = au ? b : a, *hi = au ? a : b;
+        /* The eastward ray crosses the upward edge iff the point lies
+         * strictly west of it. */
+        if (fp__orient(lo[0], lo[1], hi[0], hi[1], x, y) > 0) in ^= 1;
+    }
+    return in;
+}
+
+static long scan(const fp_layer *L, double x, double y)
+{
+    for (size_t i = 0; i < L->nfeat; i++)
+        if (fp__feat_contains(L, &L->feat[i], x, y)) return (long)i;
+    return -1;
+}
+
+static long leaf_find(const fp_layer *L, uint32_t off, double x, double y)
+{
+    const uint32_t *c = L->cands + off;
+    for (uint32_t i = 1; i <= c[0]; i++) {
+        uint32_t f = c[i] >> 1;
+        if ((c[i] & 1) || fp__feat_contains(L, &L->feat[f], x, y)) return (long)f;
+    }
+    return -1;
+}
+
+static inline long grid_find(const fp_layer *L, double x, double y)
+{
+    /* Also rejects NaN: every comparison with it is false. */
+    if (!(x >= L->gx0 && x < L->gx1 && y >= L->gy0 && y < L->gy1)) return -1;
+    uint32_t gx = (uint32_t)((x - L->gx0) * L->gsx);
+    uint32_t gy = (uint32_t)((y - L->gy0) * L->gsy);
+    if (gx > L->gmax) gx = L->gmax;
+    if (gy > L->gmax) gy = L->gmax;
+    int sh = L->total_bits - L->root_bits;
+    uint32_t c = L->cells[((gy >> sh) << L->root_bits) | (gx >> sh)];
+    while (FP_CELL_TAG(c) == FP_TAG_NODE) {
+        sh -= FP_SUB_BITS;
+        c = L->cells[FP_CELL_VAL(c) + ((((gy >> sh) & 3) << 2) | ((gx >> sh) & 3))];
+    }
+    if (FP_LIKELY(FP_CELL_TAG(c) == FP_TAG_UNIFORM)) return (long)c - 1;
+    return leaf_find(L, FP_CELL_VAL(c), x, y);
+}
+
+long fp_layer_find(const fp_layer *L, double lat, double lon)
+{
+    if (L->kind == FP_INDEX_NONE) {
+        if (!(lon >= L->bbox[0] && lon < L->bbox[2] && lat >= L->bbox[1] &&
+              lat < L->bbox[3]))
+            return -1;
+        return scan(L, lon, lat);
+    }
+    return grid_find(L, lon, lat);
+}
+
+void fp_layer_find_n(const fp_layer *L, const double *lat, const double *lon,
+                     size_t n, int32_t *out)
+{
+    if (L->kind == FP_INDEX_NONE) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = (int32_t)fp_layer_find(L, lat[i], lon[i]);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) out[i] = (int32_t)grid_find(L, lon[i], lat[i]);
+}
+
+/* Squared distance from the origin to segment a-b (local metres). */
+static double seg_dist2(double ax, double ay, double bx, double by)
+{
+    double dx = bx - ax, dy = by - ay;
+    double len2 = dx * dx + dy * dy;
+    double t = len2 > 0 ? -(ax * dx + ay * dy) / len2 : 0;
+    if (t < 0) t = 0;
+    if (t > 1) t = 1;
+    double px = ax + t * dx, py = ay + t * dy;
+    return px * px + py * py;
+}
+
+static fp_match nearest(const fp_layer *L, double x, double y, double max_m)
+{
+    fp_match m = {-1, FP_MATCH_NONE, NAN};
+    double ky = DEG * EARTH_RADIUS_M;
+    double kx = ky * cos(y * DEG);
+    if (kx < ky * 1e-6) kx = ky * 1e-6; /* the poles: keep it finite */
+    double rx = max_m / kx, ry = max_m / ky;
+    double best = max_m * max_m;
+    long bestf = -1;
+    for (size_t i = 0; i < L->nfeat; i++) {
+        const fp_feat *f = &L->feat[i];
+        if (x < f->bbox[0] - rx || x > f->bbox[2] + rx || y < f->bbox[1] - ry ||
+            y > f->bbox[3] + ry)
+            continue;
+        const uint32_t *off = L->stripe_off + f->stripe0;
+        uint32_t s0 = fp__stripe_of(f, y - ry), s1 = fp__stripe_of(f, y + ry);
+        for (const uint32_t *e = L->stripe_edges + off[s0],
+                            *end = L->stripe_edges + off[s1 + 1];
+             e < end; e++) {
+            const double *a = L->pts + 2 * (size_t)*e, *b = a + 2;
+            if (fmax(a[0], b[0]) < x - rx || fmin(a[0], b[0]) > x + rx ||
+                fmax(a[1], b[1]) < y - ry || fmin(a[1], b[1]) > y + ry)
+                continue;
+            double d2 = seg_dist2((a[0] - x) * kx, (a[1] - y) * ky,
+                                  (b[0] - x) * kx, (b[1] - y) * ky);
+            if (d2 < best || (d2 == best && bestf >= 0 && (long)i < bestf) ||
+                (d2 <= best && bestf < 0)) {
+                best = d2;
+                bestf = (long)i;
+            }
+        }
+    }
+    if (bestf >= 0) {
+        m.index = bestf;
+        m.kind = FP_MATCH_NEAREST;
+        m.distance_m = sqrt(best);
+    }
+    return m;
+}
+
+fp_match fp_layer_locate(const fp_layer *L, double lat, double lon,
+                         double nearest_m)
+{
+    fp_match m = {-1, FP_MATCH_NONE, NAN};
+    long i = fp_layer_find(L, lat, lon);
+    if (i >= 0) {
+        m.index = i;
+        m.kind = FP_MATCH_CONTAINED;
+        m.distance_m = 0;
+        return m;
+    }
+    if (!(nearest_m > 0) || !isfinite(lat) || !isfinite(lon) || lat < -90 ||
+        lat > 90)
+        return m;
+    if (nearest_m > 2e7) nearest_m = 2e7; /* half the globe is plenty */
+    return nearest(L, lon, lat, nearest_m);
+}
