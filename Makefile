@@ -59,6 +59,8 @@ TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCH    := $(BUILD)/bench/bench_locate
 
 .PHONY: all lib cli deps test-deps demo test bench install uninstall clean data
+# Keep intermediate objects (tests, generated sources) between runs.
+.SECONDARY:
 
 all: lib cli
 

@@ -40,6 +40,26 @@ static void die_usage(const char *cmd, const char *fmt, ...)
     exit(EXIT_USAGE);
 }
 
+/* Data went to stdout: make sure it got there (a full disk, a closed
+ * pipe) and say so when it did not. */
+static int finish_stdout(int status)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "%s: writing output: %s\n", prog, strerror(errno));
+        return EXIT_DATA;
+    }
+    return status;
+}
+
+/* getopt_long's verdict on a bad option, in our words. */
+static void bad_option(const char *cmd, int o, char **argv)
+{
+    const char *arg = argv[optind - 1];
+    if (o == ':')
+        die_usage(cmd, "option '%s' needs a value", arg);
+    die_usage(cmd, "unknown option '%s'", arg);
+}
+
 static double parse_number(const char *cmd, const char *opt, const char *s)
 {
     char *end;
@@ -235,7 +255,8 @@ static int cmd_which(int argc, char **argv)
     double nearest = 0;
     int o;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (common_opt(o, &c)) continue;
         switch (o) {
         case O_LAT: s_lat = optarg; break;
@@ -248,8 +269,8 @@ static int cmd_which(int argc, char **argv)
                 die_usage("which ", "--nearest: expected a distance in metres "
                                     ">= 0, got '%s'", optarg);
             break;
-        case 'h': fputs(which_help, stdout); return EXIT_FOUND;
-        default: die_usage("which ", "unknown option");
+        case 'h': fputs(which_help, stdout); return finish_stdout(EXIT_FOUND);
+        default: bad_option("which ", o, argv);
         }
     }
     if (optind < argc) die_usage("which ", "unexpected argument '%s'", argv[optind]);
@@ -317,11 +338,7 @@ static int cmd_which(int argc, char **argv)
     if (m.index < 0)
         fprintf(stderr, "%s: no %s footprint %s %.6f, %.6f\n", prog, ed->id,
                 nearest > 0 ? "within reach of" : "contains", lat, lon);
-    int status = m.index >= 0 ? EXIT_FOUND : EXIT_NOMATCH;
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "%s: writing output: %s\n", prog, strerror(errno));
-        status = EXIT_DATA;
-    }
+    int status = finish_stdout(m.index >= 0 ? EXIT_FOUND : EXIT_NOMATCH);
     fp_layer_free(layer);
     fp_catalogue_free(cat);
     fp_ctx_free(ctx);
@@ -351,13 +368,14 @@ static int cmd_list(int argc, char **argv)
     common c = {0};
     int o;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (common_opt(o, &c)) continue;
         if (o == 'h') {
             fputs(list_help, stdout);
-            return EXIT_FOUND;
+            return finish_stdout(EXIT_FOUND);
         }
-        die_usage("list ", "unknown option");
+        bad_option("list ", o, argv);
     }
     if (optind < argc) die_usage("list ", "unexpected argument '%s'", argv[optind]);
     fp_ctx *ctx;
@@ -387,8 +405,7 @@ static int cmd_list(int argc, char **argv)
             printf("%s\t%s\n", fp_layer_code(layer, i), fp_layer_name(layer, i));
     }
     fprintf(stderr, "%zu footprints in %s (%s)\n", n, ed->id, ed->name);
-    int status = EXIT_FOUND;
-    if (fflush(stdout) != 0 || ferror(stdout)) status = EXIT_DATA;
+    int status = finish_stdout(EXIT_FOUND);
     fp_layer_free(layer);
     fp_catalogue_free(cat);
     fp_ctx_free(ctx);
@@ -415,13 +432,14 @@ static int cmd_editions(int argc, char **argv)
     common c = {0};
     int o;
     optind = 1;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (common_opt(o, &c)) continue;
         if (o == 'h') {
             fputs(editions_help, stdout);
-            return EXIT_FOUND;
+            return finish_stdout(EXIT_FOUND);
         }
-        die_usage("editions ", "unknown option");
+        bad_option("editions ", o, argv);
     }
     if (optind < argc)
         die_usage("editions ", "unexpected argument '%s'", argv[optind]);
@@ -456,7 +474,7 @@ static int cmd_editions(int argc, char **argv)
     if (c.json) printf("]\n");
     fp_catalogue_free(cat);
     fp_ctx_free(ctx);
-    return fflush(stdout) == 0 ? EXIT_FOUND : EXIT_DATA;
+    return finish_stdout(EXIT_FOUND);
 }
 
 static const char main_help[] =
@@ -492,11 +510,11 @@ int main(int argc, char **argv)
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(main_help, stdout);
-            return EXIT_FOUND;
+            return finish_stdout(EXIT_FOUND);
         } else if (!strcmp(argv[i], "--version")) {
             printf("footprint %s (libfootprint %s)\n", FP_VERSION_STRING,
                    fp_version());
-            return EXIT_FOUND;
+            return finish_stdout(EXIT_FOUND);
         } else if (!strcmp(argv[i], "--data") && i + 1 < argc) {
             global_data = argv[++i];
         } else if (!strncmp(argv[i], "--data=", 7)) {
@@ -505,10 +523,7 @@ int main(int argc, char **argv)
             die_usage(NULL, "unknown option '%s'", argv[i]);
         }
     }
-    if (i >= argc) {
-        fputs(main_help, stderr);
-        return EXIT_USAGE;
-    }
+    if (i >= argc) die_usage(NULL, "no command given (which, list, editions)");
     if (global_data) setenv("FOOTPRINT_DATA", global_data, 1);
     const char *cmd = argv[i];
     int sargc = argc - i;
@@ -523,7 +538,7 @@ int main(int argc, char **argv)
         else if (!strcmp(sub, "list")) fputs(list_help, stdout);
         else if (!strcmp(sub, "editions")) fputs(editions_help, stdout);
         else die_usage(NULL, "no command '%s'", sub);
-        return EXIT_FOUND;
+        return finish_stdout(EXIT_FOUND);
     }
     die_usage(NULL, "no command '%s'", cmd);
     return EXIT_USAGE;

@@ -91,6 +91,11 @@ int fp_latlon_to_bng(fp_ctx *ctx, double lat, double lon, double *e, double *n)
         return fp__error(ctx, FP_ECRS,
                          "PROJ could not transform latitude %g, longitude %g",
                          lat, lon);
+    if (bng_range(ctx, c.xy.x, c.xy.y))
+        return fp__error(ctx, FP_EINVAL,
+                         "latitude %g, longitude %g is off the British "
+                         "National Grid (easting %.0f, northing %.0f)",
+                         lat, lon, c.xy.x, c.xy.y);
     *e = c.xy.x;
     *n = c.xy.y;
     return FP_OK;

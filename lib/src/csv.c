@@ -14,7 +14,7 @@ void fp__csv_init(fp_csv *c, const fp_allocator *a, const char *text,
     c->alloc = a;
     c->p = text;
     c->end = text + len;
-    c->line = 1;
+    c->line = c->cur = 1;
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) c->p += 3;
 }
 
@@ -38,10 +38,11 @@ int fp__csv_next(fp_csv *c, const char **why)
 {
     /* Blank lines are not records. */
     while (c->p < c->end && (*c->p == '\n' || *c->p == '\r')) {
-        if (*c->p == '\n') c->line++;
+        if (*c->p == '\n') c->cur++;
         c->p++;
     }
     if (c->p >= c->end) return 0;
+    size_t first_line = c->cur;
     size_t n = 0, nf = 0;
     size_t *starts = NULL, startcap = 0;
     int rc = 1;
@@ -53,7 +54,7 @@ int fp__csv_next(fp_csv *c, const char **why)
         }
         starts[nf++] = n;
         if (c->p < c->end && *c->p == '"') {
-            size_t qline = c->line;
+            size_t qline = c->cur;
             c->p++;
             for (;;) {
                 if (c->p >= c->end) {
@@ -70,7 +71,7 @@ int fp__csv_next(fp_csv *c, const char **why)
                         break;
                     }
                 } else if (ch == '\n') {
-                    c->line++;
+                    c->cur++;
                 }
                 if (put(c, &n, ch)) {
                     rc = -2;
@@ -99,10 +100,11 @@ int fp__csv_next(fp_csv *c, const char **why)
         }
         if (c->p < c->end) { /* newline */
             c->p++;
-            c->line++;
+            c->cur++;
         }
         break;
     }
+    if (rc != -1) c->line = first_line;
     if (rc == 1) {
         if (fp__grow(c->alloc, (void **)&c->fields, &c->fieldcap, nf,
                      sizeof *c->fields)) {

@@ -62,6 +62,7 @@ int fp__grow(const fp_allocator *a, void **p, size_t *cap, size_t need,
 {
     if (need <= *cap) return FP_OK;
     size_t ncap = *cap ? *cap : 16;
+    if (ncap > SIZE_MAX / size) return FP_ENOMEM;
     while (ncap < need) {
         if (ncap > SIZE_MAX / 2 / size) return FP_ENOMEM;
         ncap *= 2;

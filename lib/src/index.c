@@ -32,6 +32,7 @@ typedef struct ib {
     /* Identical candidate lists are stored once. */
     uint32_t *hash; /* offsets + 1, 0 = empty */
     size_t hashcap, hashn;
+    size_t max_cells;
 } ib;
 
 /* Could the segment a-b touch the rectangle (already widened)? */
@@ -158,7 +159,10 @@ static int build_cell(ib *B, int level, double cx0, double cy0,
         goto done;
     }
     /* Refine into 4 x 4 children. */
-    if (B->ncells + 16 >= 0x3fffffffu) goto done;
+    if (B->ncells + 16 >= B->max_cells) {
+        rc = FP_EINVAL; /* options asked for more cells than we allow */
+        goto done;
+    }
     if (fp__grow(B->a, (void **)&B->cells, &B->cellcap, B->ncells + 16,
                  sizeof *B->cells))
         goto done;
@@ -248,6 +252,9 @@ int fp__index_build(fp_ctx *ctx, fp_layer *L, const fp_index_opts *o)
     B.D = o->max_depth;
     B.K = o->leaf_edges;
     B.T = B.R + FP_SUB_BITS * B.D;
+    /* 2^28 cells (1 GiB): far beyond any sane layer; stops option
+     * combinations that would refine every boundary to full depth. */
+    B.max_cells = (size_t)1 << 28;
     double maxabs = fmax(fmax(fabs(L->bbox[0]), fabs(L->bbox[2])),
                          fmax(fabs(L->bbox[1]), fabs(L->bbox[3])));
     B.margin = 1e-11 * (1 + maxabs);
@@ -382,6 +389,10 @@ out:
     if (rc) {
         fp__free(B.a, B.cells);
         fp__free(B.a, B.cands);
+        if (rc == FP_EINVAL)
+            return fp__error(ctx, rc,
+                             "grid index would exceed %zu cells: lower "
+                             "max_depth or raise leaf_edges", B.max_cells);
         return fp__error(ctx, rc, "out of memory building the grid index");
     }
     /* Shrink to fit: the layer lives long. */

@@ -113,6 +113,7 @@ int fp__index_build(fp_ctx *ctx, fp_layer *L, const fp_index_opts *o);
 typedef struct fp_csv {
     const char *p, *end;
     size_t line;          /* line number where the current record began */
+    size_t cur;           /* line number the reader is on */
     char *buf;            /* unescaped fields, NUL-separated */
     size_t bufcap;
     const char **fields;

@@ -163,10 +163,14 @@ static int open_layer(opener *o, const fp_open_opts *opts, fp_layer **out)
                              field_list(defn, fields, sizeof fields));
     } else {
         /* ICB23CD pairs with ICB23NM. */
-        char prefix[64];
+        char prefix[64] = "";
         const char *cn = OGR_Fld_GetNameRef(OGR_FD_GetFieldDefn(defn, icode));
-        snprintf(prefix, sizeof prefix, "%.*s", (int)(strlen(cn) - 2), cn);
-        iname = detect_field(defn, "NM", strlen(cn) > 2 ? prefix : NULL);
+        size_t cl = cn ? strlen(cn) : 0;
+        if (cl > 2 && cl - 2 < sizeof prefix) {
+            memcpy(prefix, cn, cl - 2);
+            prefix[cl - 2] = '\0';
+        }
+        iname = detect_field(defn, "NM", prefix[0] ? prefix : NULL);
     }
 
     OGRSpatialReferenceH src = o->override ? o->override : OGR_L_GetSpatialRef(lyr);
