@@ -265,6 +265,60 @@ static void test_locate_partition_exactly_one(void **state)
     test_ctx_done(ctx);
 }
 
+/* Degenerate on purpose: random star polygons whose vertices sit on a
+ * coarse lattice, so edges are often horizontal, vertical or collinear,
+ * queried at lattice points (vertices, points on edges, on the lines of
+ * horizontal edges).  Every index variant must equal the exact reference;
+ * this is what exercises the leaves' local walk on its hardest inputs. */
+static void test_locate_lattice_degenerate_agrees(void **state)
+{
+    (void)state;
+    fp_index_opts v[6];
+    index_variants(v);
+    unsigned s = 4242;
+    for (int round = 0; round < 6; round++) {
+        fp_ctx *ctx = test_ctx();
+        fp_layer *L[6];
+        for (int k = 0; k < 6; k++) {
+            unsigned s2 = s;
+            fp_builder *b;
+            assert_int_equal(fp_builder_new(ctx, &b), FP_OK);
+            for (int f = 0; f < 5; f++) {
+                char code[8];
+                snprintf(code, sizeof code, "s%d", f);
+                assert_int_equal(fp_builder_add_footprint(b, code, ""), FP_OK);
+                for (int ring = 0; ring < 2; ring++) {
+                    double xy[2 * 40];
+                    int n = 5 + (int)((s2 >> 8) % 30);
+                    double cx = (s2 >> 12) % 20, cy = (s2 >> 17) % 20;
+                    for (int i = 0; i < n; i++) {
+                        s2 = s2 * 1103515245u + 12345u;
+                        double ang = 6.283185307179586 * i / n;
+                        double r = 1 + (s2 >> 20) % 8;
+                        /* Snap to a 0.5 lattice: degenerate geometry. */
+                        xy[2 * i] = floor((cx + r * cos(ang)) * 2) / 2;
+                        xy[2 * i + 1] = floor((cy + r * sin(ang)) * 2) / 2;
+                    }
+                    assert_int_equal(fp_builder_add_ring(b, xy, (size_t)n), FP_OK);
+                    s2 = s2 * 1103515245u + 12345u;
+                }
+            }
+            L[k] = build(ctx, b, &v[k]);
+        }
+        for (double y = -9; y <= 29; y += 0.25)
+            for (double x = -9; x <= 29; x += 0.25) {
+                long want = fp_layer_find(L[1], y, x);
+                for (int k = 0; k < 6; k++)
+                    if (fp_layer_find(L[k], y, x) != want)
+                        fail_msg("round %d variant %d at (%g, %g): %ld, want %ld",
+                                 round, k, x, y, fp_layer_find(L[k], y, x), want);
+            }
+        for (int k = 0; k < 6; k++) fp_layer_free(L[k]);
+        test_ctx_done(ctx);
+        s = s * 69069u + 1u;
+    }
+}
+
 static void test_locate_nonfinite_and_far(void **state)
 {
     (void)state;
@@ -554,6 +608,7 @@ int main(void)
         cmocka_unit_test(test_locate_horizontal_edges),
         cmocka_unit_test(test_locate_degenerate_rings),
         cmocka_unit_test(test_locate_partition_exactly_one),
+        cmocka_unit_test(test_locate_lattice_degenerate_agrees),
         cmocka_unit_test(test_locate_nonfinite_and_far),
         cmocka_unit_test(test_locate_nearest_distance),
         cmocka_unit_test(test_locate_batch_matches_single),

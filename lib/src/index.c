@@ -8,7 +8,7 @@
  *     holds for every point in it;
  *   - a leaf: a short list of candidate footprints, in code order, each
  *     either "whole" (contains the entire cell: the answer if reached) or
- *     crossing (tested exactly with the footprint's stripes).
+ *     crossing (tested exactly against just its edges in the cell).
  * Edges are assigned to every cell they come within a small margin of, so
  * rounding in mapping a point to a cell can never hide an edge from it.
  */
@@ -29,9 +29,6 @@ typedef struct ib {
     size_t ncells, cellcap;
     uint32_t *cands;
     size_t ncands, candcap;
-    /* Identical candidate lists are stored once. */
-    uint32_t *hash; /* offsets + 1, 0 = empty */
-    size_t hashcap, hashn;
     size_t max_cells;
 } ib;
 
@@ -52,58 +49,49 @@ static int seg_hits_rect(const double *a, const double *b, double x0,
     return 1;
 }
 
-static uint32_t hash_list(const uint32_t *v, size_t n)
+/*
+ * A leaf record in L->cands:
+ *   [n] [X as 2 words] [Y0 as 2 words]
+ *   then n candidates in code order, each
+ *     [f << 2 | parity << 1 | whole]  and, unless whole, [k] [k edges]
+ * (X, Y0) is a point just beyond the cell's south-east corner, inside the
+ * margin within which edges were assigned to the cell; parity is the
+ * footprint's exact ray parity there.  locate.c walks from it to the query
+ * point, counting crossings with the listed edges only.
+ */
+static int put_leaf(ib *B, int level, double cx0, double cy0,
+                    const uint32_t *edges, size_t ne, const uint32_t *F,
+                    size_t nf, uint32_t first_whole, int has_whole,
+                    uint32_t *out)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        h ^= v[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
-static int rehash(ib *B)
-{
-    size_t ncap = B->hashcap ? B->hashcap * 2 : 1024;
-    uint32_t *nh = fp__calloc(B->a, ncap, sizeof *nh);
-    if (!nh) return FP_ENOMEM;
-    for (size_t i = 0; i < B->hashcap; i++) {
-        uint32_t o = B->hash[i];
-        if (!o) continue;
-        const uint32_t *l = B->cands + (o - 1);
-        size_t k = hash_list(l, l[0] + 1) & (ncap - 1);
-        while (nh[k]) k = (k + 1) & (ncap - 1);
-        nh[k] = o;
-    }
-    fp__free(B->a, B->hash);
-    B->hash = nh;
-    B->hashcap = ncap;
-    return FP_OK;
-}
-
-/* Stores list (list[0] = count) once; returns its offset via *off. */
-static int put_cands(ib *B, const uint32_t *list, uint32_t *off)
-{
-    size_t n = list[0] + 1;
-    if ((B->hashn + 1) * 2 > B->hashcap && rehash(B)) return FP_ENOMEM;
-    size_t k = hash_list(list, n) & (B->hashcap - 1);
-    while (B->hash[k]) {
-        const uint32_t *l = B->cands + (B->hash[k] - 1);
-        if (l[0] + 1 == n && memcmp(l, list, n * sizeof *l) == 0) {
-            *off = B->hash[k] - 1;
-            return FP_OK;
-        }
-        k = (k + 1) & (B->hashcap - 1);
-    }
-    if (B->ncands + n >= 0x3fffffffu) return FP_ENOMEM;
-    if (fp__grow(B->a, (void **)&B->cands, &B->candcap, B->ncands + n,
+    double w = B->w0 / (double)(1u << (2 * level));
+    double X = cx0 + w + B->margin * 0.5, Y0 = cy0 - B->margin * 0.5;
+    size_t need = 5 + 2 * nf + ne + 1;
+    if (B->ncands + need >= 0x3fffffffu) return FP_ENOMEM;
+    if (fp__grow(B->a, (void **)&B->cands, &B->candcap, B->ncands + need,
                  sizeof *B->cands))
         return FP_ENOMEM;
-    memcpy(B->cands + B->ncands, list, n * sizeof *list);
-    *off = (uint32_t)B->ncands;
-    B->hash[k] = (uint32_t)B->ncands + 1;
-    B->hashn++;
-    B->ncands += n;
+    uint32_t *r = B->cands + B->ncands, n = 0;
+    memcpy(r + 1, &X, sizeof X);
+    memcpy(r + 3, &Y0, sizeof Y0);
+    size_t k = 5, e = 0;
+    for (size_t i = 0; i < nf && F[i] < first_whole; i++) {
+        const fp_feat *f = &B->L->feat[F[i]];
+        uint32_t par = (uint32_t)fp__feat_contains(B->L, f, X, Y0);
+        r[k++] = F[i] << 2 | par << 1;
+        size_t start = k++;
+        while (e < ne && B->fe[edges[e]] < F[i]) e++;
+        while (e < ne && B->fe[edges[e]] == F[i]) r[k++] = edges[e++];
+        r[start] = (uint32_t)(k - start - 1);
+        n++;
+    }
+    if (has_whole) {
+        r[k++] = first_whole << 2 | 1;
+        n++;
+    }
+    r[0] = n;
+    *out = FP_TAG_LEAF << 30 | (uint32_t)B->ncands;
+    B->ncands += k;
     return FP_OK;
 }
 
@@ -144,18 +132,8 @@ static int build_cell(ib *B, int level, double cx0, double cy0,
         return FP_OK;
     }
     if ((int)ne <= B->K || level == B->D) {
-        /* Leaf: crossing footprints before the first whole one, then it. */
-        uint32_t *list = fp__malloc(B->a, (nf + 2) * sizeof *list);
-        if (!list) goto done;
-        uint32_t n = 0;
-        for (size_t i = 0; i < nf && F[i] < first_whole; i++)
-            list[1 + n++] = F[i] << 1;
-        if (nw) list[1 + n++] = first_whole << 1 | 1;
-        list[0] = n;
-        uint32_t off;
-        rc = put_cands(B, list, &off);
-        fp__free(B->a, list);
-        if (!rc) *out = FP_TAG_LEAF << 30 | off;
+        rc = put_leaf(B, level, cx0, cy0, edges, ne, F, nf, first_whole, nw > 0,
+                      out);
         goto done;
     }
     /* Refine into 4 x 4 children. */
@@ -385,7 +363,6 @@ out:
     fp__free(B.a, cur);
     fp__free(B.a, whole);
     fp__free(B.a, F);
-    fp__free(B.a, B.hash);
     if (rc) {
         fp__free(B.a, B.cells);
         fp__free(B.a, B.cands);

@@ -32,7 +32,7 @@ void fp_index_opts_init(fp_index_opts *o)
     o->kind = FP_INDEX_GRID;
     o->root_bits = 9;
     o->max_depth = 8;
-    o->leaf_edges = 6;
+    o->leaf_edges = 4;
 }
 
 int fp_builder_new(fp_ctx *ctx, fp_builder **out)

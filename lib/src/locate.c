@@ -1,5 +1,6 @@
 /* Point-in-footprint queries: the hot path.  Nothing here can fail. */
 #include <math.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -36,12 +37,54 @@ static long scan(const fp_layer *L, double x, double y)
     return -1;
 }
 
+/*
+ * A leaf: for each crossing candidate, start from its exact parity at the
+ * leaf's corner point c = (X, Y0) and walk c -> (X, y) -> (x, y), counting
+ * crossings with the candidate's edges in the cell (no other edge can reach
+ * that path).  Every test uses the same infinitesimal nudge east (d) and
+ * north (e << d) as the ray rule, so the answer equals the full ray cast.
+ */
+static int leaf_parity(const fp_layer *L, const uint32_t *e, uint32_t k,
+                       int par, double X, double Y0, double x, double y)
+{
+    for (uint32_t i = 0; i < k; i++) {
+        const double *a = L->pts + 2 * (size_t)e[i], *b = a + 2;
+        /* Westward leg along y + e from X + d to x + d. */
+        int au = a[1] > y, bu = b[1] > y;
+        if (au != bu) {
+            const double *lo = au ? b : a, *hi = au ? a : b;
+            if (fp__orient(lo[0], lo[1], hi[0], hi[1], x, y) > 0 &&
+                fp__orient(lo[0], lo[1], hi[0], hi[1], X, y) <= 0)
+                par ^= 1;
+        }
+        /* Northward leg along X + d from Y0 + e to y + e. */
+        int ar = a[0] > X, br = b[0] > X;
+        if (ar != br) {
+            const double *l = ar ? b : a, *h = ar ? a : b; /* l.x <= X < h.x */
+            int o = fp__orient(l[0], l[1], h[0], h[1], X, y);
+            int below_p = o > 0 || (o == 0 && h[1] <= l[1]);
+            o = fp__orient(l[0], l[1], h[0], h[1], X, Y0);
+            int below_c = o > 0 || (o == 0 && h[1] <= l[1]);
+            if (below_p && !below_c) par ^= 1;
+        }
+    }
+    return par;
+}
+
 static long leaf_find(const fp_layer *L, uint32_t off, double x, double y)
 {
     const uint32_t *c = L->cands + off;
-    for (uint32_t i = 1; i <= c[0]; i++) {
-        uint32_t f = c[i] >> 1;
-        if ((c[i] & 1) || fp__feat_contains(L, &L->feat[f], x, y)) return (long)f;
+    uint32_t n = c[0];
+    double X, Y0;
+    memcpy(&X, c + 1, sizeof X);
+    memcpy(&Y0, c + 3, sizeof Y0);
+    c += 5;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t w = *c++;
+        if (w & 1) return (long)(w >> 2);
+        uint32_t k = *c++;
+        if (leaf_parity(L, c, k, (w >> 1) & 1, X, Y0, x, y)) return (long)(w >> 2);
+        c += k;
     }
     return -1;
 }
