@@ -21,8 +21,7 @@ PKG_CONFIG ?= pkg-config
 WARN   := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
           -Wmissing-prototypes -Wformat=2
 # -ffp-contract=off: the exact predicate needs products rounded as written.
-STD    := -std=c11 -D_POSIX_C_SOURCE=200809L -ffp-contract=off \
-          -DFP_DATADIR='"$(DATAROOTDIR)/footprint/data"'
+STD    := -std=c11 -D_POSIX_C_SOURCE=200809L -ffp-contract=off
 # -isystem: strict warnings are for our code, not GDAL's headers.
 DEPS_CFLAGS := $(patsubst -I%,-isystem %,$(shell $(PKG_CONFIG) --cflags gdal proj 2>/dev/null))
 DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs gdal proj 2>/dev/null)
@@ -72,9 +71,19 @@ $(BUILD)/obj/%.o: lib/src/%.c
 	@mkdir -p $(@D)
 	$(QUIET_CC)$(CC) $(FP_CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/cli/%.o: cli/%.c
+$(BUILD)/obj/cli/%.o: cli/%.c $(BUILD)/gen/config.h
 	@mkdir -p $(@D)
-	$(QUIET_CC)$(CC) $(FP_CFLAGS) -Icli -c $< -o $@
+	$(QUIET_CC)$(CC) $(FP_CFLAGS) -I$(BUILD)/gen -c $< -o $@
+
+# Install-time paths the CLI needs; rewritten only when they change, so a
+# `make install PREFIX=...` rebuilds exactly what depends on them.
+$(BUILD)/gen/config.h: FORCE
+	@mkdir -p $(@D)
+	@printf '#define FP_DATADIR "%s"\n' '$(DATAROOTDIR)/footprint/data' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+.PHONY: FORCE
+FORCE:
 
 $(BUILD)/obj/cli/catalogue_embed.o: $(BUILD)/gen/catalogue_embed.c
 	@mkdir -p $(@D)
@@ -122,15 +131,15 @@ test-deps:
 	@sh scripts/deps test
 
 data:
-	@sh geodata/fetch --mirror $(SHARED_GEODATA) --dest $(BUILD)/data
+	@./geodata/fetch --mirror $(SHARED_GEODATA) --dest $(BUILD)/data
 
 # The main job, end to end on real ONS boundaries.
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@sh geodata/fetch --mirror $(SHARED_GEODATA) --dest $(BUILD)/data
-	@echo '$$ footprint which --lat 53.381 --lon -1.470        # Sheffield' 1>&2
+	@./geodata/fetch --mirror $(SHARED_GEODATA) --dest $(BUILD)/data
+	@echo '$$ footprint which --lat 53.381 --lon -1.470        # Sheffield'
 	@$(CLI) --data $(BUILD)/data which --lat 53.381 --lon -1.470
-	@echo '$$ footprint which --easting 435000 --northing 387000 --edition stp2017' 1>&2
+	@echo '$$ footprint which --easting 435000 --northing 387000 --edition stp2017'
 	@$(CLI) --data $(BUILD)/data which --easting 435000 --northing 387000 --edition stp2017
 
 test: test-deps

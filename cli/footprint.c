@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "config.h"
 #include "footprint.h"
 
 enum { EXIT_FOUND = 0, EXIT_NOMATCH = 1, EXIT_USAGE = 2, EXIT_DATA = 3 };
