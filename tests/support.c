@@ -105,3 +105,30 @@ fp_catalogue *test_catalogue(fp_ctx *ctx)
     if (rc) fail_msg("%s", fp_ctx_errmsg(ctx));
     return cat;
 }
+
+void test_add_rect(fp_builder *b, double x0, double y0, double x1, double y1)
+{
+    const double r[] = {x0, y0, x1, y0, x1, y1, x0, y1, x0, y0};
+    assert_int_equal(fp_builder_add_ring(b, r, 5), FP_OK);
+}
+
+fp_layer *test_build(fp_ctx *ctx, fp_builder *b, const fp_index_opts *o)
+{
+    fp_layer *L = NULL;
+    int rc = fp_builder_build(b, o, &L);
+    if (rc) fail_msg("build: %s (%d)", fp_ctx_errmsg(ctx), rc);
+    assert_non_null(L);
+    assert_int_equal(fp_ctx_errcode(ctx), FP_OK);
+    assert_string_equal(fp_ctx_errmsg(ctx), "");
+    fp_builder_free(b);
+    return L;
+}
+
+const char *test_code_at(const fp_layer *L, double x, double y)
+{
+    long i = fp_layer_find(L, y, x);
+    if (i < 0) return "none";
+    const char *c = fp_layer_code(L, (size_t)i);
+    assert_non_null(c);
+    return c;
+}

@@ -32,4 +32,12 @@ const char *test_data_path(const char *rel);
 /* The repository's own editions catalogue, parsed. */
 fp_catalogue *test_catalogue(fp_ctx *ctx);
 
+/* Adds the closed axis-aligned rectangle (x0,y0)-(x1,y1) as a ring. */
+void test_add_rect(fp_builder *b, double x0, double y0, double x1, double y1);
+/* Builds (opts NULL = defaults), failing the test with the context's
+ * message on error; frees the builder. */
+fp_layer *test_build(fp_ctx *ctx, fp_builder *b, const fp_index_opts *o);
+/* Code of the footprint containing lon x, lat y, or "none". */
+const char *test_code_at(const fp_layer *L, double x, double y);
+
 #endif

@@ -10,27 +10,6 @@
 
 /* ---- helpers ---- */
 
-static void add_rect(fp_builder *b, double x0, double y0, double x1, double y1)
-{
-    const double r[] = {x0, y0, x1, y0, x1, y1, x0, y1, x0, y0};
-    assert_int_equal(fp_builder_add_ring(b, r, 5), FP_OK);
-}
-
-static fp_layer *build(fp_ctx *ctx, fp_builder *b, const fp_index_opts *o)
-{
-    fp_layer *L = NULL;
-    int rc = fp_builder_build(b, o, &L);
-    if (rc) fail_msg("%s", fp_ctx_errmsg(ctx));
-    fp_builder_free(b);
-    return L;
-}
-
-static const char *code_at(const fp_layer *L, double x, double y)
-{
-    long i = fp_layer_find(L, y, x);
-    return i < 0 ? "none" : fp_layer_code(L, (size_t)i);
-}
-
 /* 3 x 3 squares of side 1 with codes "r<row>c<col>", optionally with
  * opts; cell (1,1) has a hole (1.25..1.75)^2 filled by footprint "hole". */
 static fp_layer *checkerboard(fp_ctx *ctx, const fp_index_opts *o)
@@ -42,12 +21,12 @@ static fp_layer *checkerboard(fp_ctx *ctx, const fp_index_opts *o)
             char code[8];
             snprintf(code, sizeof code, "r%dc%d", r, c);
             assert_int_equal(fp_builder_add_footprint(b, code, code), FP_OK);
-            add_rect(b, c, r, c + 1, r + 1);
-            if (r == 1 && c == 1) add_rect(b, 1.25, 1.25, 1.75, 1.75);
+            test_add_rect(b, c, r, c + 1, r + 1);
+            if (r == 1 && c == 1) test_add_rect(b, 1.25, 1.25, 1.75, 1.75);
         }
     assert_int_equal(fp_builder_add_footprint(b, "hole", "the hole"), FP_OK);
-    add_rect(b, 1.25, 1.25, 1.75, 1.75);
-    return build(ctx, b, o);
+    test_add_rect(b, 1.25, 1.25, 1.75, 1.75);
+    return test_build(ctx, b, o);
 }
 
 static void index_variants(fp_index_opts v[6])
@@ -70,12 +49,12 @@ static void test_locate_inside_and_holes(void **state)
     for (int k = 0; k < 6; k++) {
         fp_ctx *ctx = test_ctx();
         fp_layer *L = checkerboard(ctx, &v[k]);
-        assert_string_equal(code_at(L, 0.5, 0.5), "r0c0");
-        assert_string_equal(code_at(L, 2.5, 1.5), "r1c2");
-        assert_string_equal(code_at(L, 1.1, 1.1), "r1c1");  /* around the hole */
-        assert_string_equal(code_at(L, 1.5, 1.5), "hole");  /* inside the hole */
-        assert_string_equal(code_at(L, -0.5, 0.5), "none"); /* outside */
-        assert_string_equal(code_at(L, 3.5, 3.5), "none");
+        assert_string_equal(test_code_at(L, 0.5, 0.5), "r0c0");
+        assert_string_equal(test_code_at(L, 2.5, 1.5), "r1c2");
+        assert_string_equal(test_code_at(L, 1.1, 1.1), "r1c1");  /* around the hole */
+        assert_string_equal(test_code_at(L, 1.5, 1.5), "hole");  /* inside the hole */
+        assert_string_equal(test_code_at(L, -0.5, 0.5), "none"); /* outside */
+        assert_string_equal(test_code_at(L, 3.5, 3.5), "none");
         fp_layer_free(L);
         test_ctx_done(ctx);
     }
@@ -91,29 +70,29 @@ static void test_locate_shared_edges_and_vertices(void **state)
     for (int k = 0; k < 6; k++) {
         fp_ctx *ctx = test_ctx();
         fp_layer *L = checkerboard(ctx, &v[k]);
-        assert_string_equal(code_at(L, 1, 0.5), "r0c1");   /* N-S edge: east */
-        assert_string_equal(code_at(L, 2, 2.5), "r2c2");
-        assert_string_equal(code_at(L, 0.5, 1), "r1c0");   /* E-W edge: north */
-        assert_string_equal(code_at(L, 2.5, 2), "r2c2");
-        assert_string_equal(code_at(L, 1, 1), "r1c1");     /* vertex: NE */
-        assert_string_equal(code_at(L, 2, 2), "r2c2");
-        assert_string_equal(code_at(L, 1, 2), "r2c1");
+        assert_string_equal(test_code_at(L, 1, 0.5), "r0c1");   /* N-S edge: east */
+        assert_string_equal(test_code_at(L, 2, 2.5), "r2c2");
+        assert_string_equal(test_code_at(L, 0.5, 1), "r1c0");   /* E-W edge: north */
+        assert_string_equal(test_code_at(L, 2.5, 2), "r2c2");
+        assert_string_equal(test_code_at(L, 1, 1), "r1c1");     /* vertex: NE */
+        assert_string_equal(test_code_at(L, 2, 2), "r2c2");
+        assert_string_equal(test_code_at(L, 1, 2), "r2c1");
         /* The hole's edges: the ring and its filler agree. */
-        assert_string_equal(code_at(L, 1.25, 1.5), "hole"); /* west side */
-        assert_string_equal(code_at(L, 1.75, 1.5), "r1c1"); /* east side */
-        assert_string_equal(code_at(L, 1.5, 1.25), "hole"); /* south side */
-        assert_string_equal(code_at(L, 1.5, 1.75), "r1c1"); /* north side */
-        assert_string_equal(code_at(L, 1.25, 1.25), "hole");
-        assert_string_equal(code_at(L, 1.75, 1.75), "r1c1");
+        assert_string_equal(test_code_at(L, 1.25, 1.5), "hole"); /* west side */
+        assert_string_equal(test_code_at(L, 1.75, 1.5), "r1c1"); /* east side */
+        assert_string_equal(test_code_at(L, 1.5, 1.25), "hole"); /* south side */
+        assert_string_equal(test_code_at(L, 1.5, 1.75), "r1c1"); /* north side */
+        assert_string_equal(test_code_at(L, 1.25, 1.25), "hole");
+        assert_string_equal(test_code_at(L, 1.75, 1.75), "r1c1");
         /* The outer boundary: west and south sides in, east and north out. */
-        assert_string_equal(code_at(L, 0, 0.5), "r0c0");
-        assert_string_equal(code_at(L, 0.5, 0), "r0c0");
-        assert_string_equal(code_at(L, 0, 0), "r0c0");
-        assert_string_equal(code_at(L, 3, 0.5), "none");
-        assert_string_equal(code_at(L, 0.5, 3), "none");
-        assert_string_equal(code_at(L, 3, 3), "none");
-        assert_string_equal(code_at(L, 3, 0), "none");
-        assert_string_equal(code_at(L, 0, 3), "none");
+        assert_string_equal(test_code_at(L, 0, 0.5), "r0c0");
+        assert_string_equal(test_code_at(L, 0.5, 0), "r0c0");
+        assert_string_equal(test_code_at(L, 0, 0), "r0c0");
+        assert_string_equal(test_code_at(L, 3, 0.5), "none");
+        assert_string_equal(test_code_at(L, 0.5, 3), "none");
+        assert_string_equal(test_code_at(L, 3, 3), "none");
+        assert_string_equal(test_code_at(L, 3, 0), "none");
+        assert_string_equal(test_code_at(L, 0, 3), "none");
         fp_layer_free(L);
         test_ctx_done(ctx);
     }
@@ -126,19 +105,19 @@ static void test_locate_multipolygon_parts(void **state)
     fp_builder *b;
     assert_int_equal(fp_builder_new(ctx, &b), FP_OK);
     assert_int_equal(fp_builder_add_footprint(b, "A", "islands"), FP_OK);
-    add_rect(b, 0, 0, 1, 1);
-    add_rect(b, 5, 5, 6, 6);
+    test_add_rect(b, 0, 0, 1, 1);
+    test_add_rect(b, 5, 5, 6, 6);
     const double tri[] = {10, 0, 12, 0, 11, 2}; /* open ring: closed for us */
     assert_int_equal(fp_builder_add_ring(b, tri, 3), FP_OK);
     assert_int_equal(fp_builder_add_footprint(b, "B", "between"), FP_OK);
-    add_rect(b, 2, 2, 4, 4);
-    fp_layer *L = build(ctx, b, NULL);
-    assert_string_equal(code_at(L, 0.5, 0.5), "A");
-    assert_string_equal(code_at(L, 5.5, 5.5), "A");
-    assert_string_equal(code_at(L, 11, 1), "A");
-    assert_string_equal(code_at(L, 3, 3), "B");
-    assert_string_equal(code_at(L, 4.5, 4.5), "none");
-    assert_string_equal(code_at(L, 10.1, 1.5), "none"); /* beside the apex */
+    test_add_rect(b, 2, 2, 4, 4);
+    fp_layer *L = test_build(ctx, b, NULL);
+    assert_string_equal(test_code_at(L, 0.5, 0.5), "A");
+    assert_string_equal(test_code_at(L, 5.5, 5.5), "A");
+    assert_string_equal(test_code_at(L, 11, 1), "A");
+    assert_string_equal(test_code_at(L, 3, 3), "B");
+    assert_string_equal(test_code_at(L, 4.5, 4.5), "none");
+    assert_string_equal(test_code_at(L, 10.1, 1.5), "none"); /* beside the apex */
     fp_layer_free(L);
     test_ctx_done(ctx);
 }
@@ -156,17 +135,17 @@ static void test_locate_horizontal_edges(void **state)
                            3, 1, 2, 1, 2, 2, 1, 2, 1, 1, 0, 1, 0, 0};
     assert_int_equal(fp_builder_add_footprint(b, "comb", ""), FP_OK);
     assert_int_equal(fp_builder_add_ring(b, comb, 15), FP_OK);
-    fp_layer *L = build(ctx, b, NULL);
-    assert_string_equal(code_at(L, -1, 1), "none"); /* ray along y = 1 */
-    assert_string_equal(code_at(L, 0.5, 1), "none"); /* on a top edge: north is out */
-    assert_string_equal(code_at(L, 0.5, 0.999), "comb");
-    assert_string_equal(code_at(L, 1.5, 1), "comb"); /* on a floor: north is in */
-    assert_string_equal(code_at(L, 1.5, 2), "none");
-    assert_string_equal(code_at(L, 2.5, 1.5), "none"); /* in a gap */
-    assert_string_equal(code_at(L, 3.5, 1.5), "comb"); /* in a tooth */
-    assert_string_equal(code_at(L, 4, 1), "none");     /* a gap's floor corner, west */
-    assert_string_equal(code_at(L, 5, 1), "comb");     /* tooth's corner: NE in */
-    assert_string_equal(code_at(L, 7, 1), "none");
+    fp_layer *L = test_build(ctx, b, NULL);
+    assert_string_equal(test_code_at(L, -1, 1), "none"); /* ray along y = 1 */
+    assert_string_equal(test_code_at(L, 0.5, 1), "none"); /* on a top edge: north is out */
+    assert_string_equal(test_code_at(L, 0.5, 0.999), "comb");
+    assert_string_equal(test_code_at(L, 1.5, 1), "comb"); /* on a floor: north is in */
+    assert_string_equal(test_code_at(L, 1.5, 2), "none");
+    assert_string_equal(test_code_at(L, 2.5, 1.5), "none"); /* in a gap */
+    assert_string_equal(test_code_at(L, 3.5, 1.5), "comb"); /* in a tooth */
+    assert_string_equal(test_code_at(L, 4, 1), "none");     /* a gap's floor corner, west */
+    assert_string_equal(test_code_at(L, 5, 1), "comb");     /* tooth's corner: NE in */
+    assert_string_equal(test_code_at(L, 7, 1), "none");
     fp_layer_free(L);
     test_ctx_done(ctx);
 }
@@ -178,7 +157,7 @@ static void test_locate_degenerate_rings(void **state)
     fp_builder *b;
     assert_int_equal(fp_builder_new(ctx, &b), FP_OK);
     assert_int_equal(fp_builder_add_footprint(b, "A", ""), FP_OK);
-    add_rect(b, 0, 0, 2, 2);
+    test_add_rect(b, 0, 0, 2, 2);
     /* Collinear ring and a there-and-back spike: they enclose nothing and
      * must change nothing. */
     const double line[] = {0.5, 0.5, 1.0, 1.0, 1.5, 1.5, 0.5, 0.5};
@@ -187,10 +166,10 @@ static void test_locate_degenerate_rings(void **state)
     assert_int_equal(fp_builder_add_ring(b, line, 4), FP_OK);
     assert_int_equal(fp_builder_add_ring(b, spike, 3), FP_OK);
     assert_int_equal(fp_builder_add_ring(b, dup, 4), FP_OK);
-    fp_layer *L = build(ctx, b, NULL);
-    assert_string_equal(code_at(L, 1.0, 1.0), "A"); /* on the collinear ring */
-    assert_string_equal(code_at(L, 1.4, 0.2), "A"); /* on the spike */
-    assert_string_equal(code_at(L, 0.7, 0.5), "A");
+    fp_layer *L = test_build(ctx, b, NULL);
+    assert_string_equal(test_code_at(L, 1.0, 1.0), "A"); /* on the collinear ring */
+    assert_string_equal(test_code_at(L, 1.4, 0.2), "A"); /* on the spike */
+    assert_string_equal(test_code_at(L, 0.7, 0.5), "A");
     fp_layer_free(L);
     test_ctx_done(ctx);
 }
@@ -230,7 +209,7 @@ static void test_locate_partition_exactly_one(void **state)
                                     vx[i][j + 1], vy[i][j + 1]};
                 assert_int_equal(fp_builder_add_ring(b, r, 4), FP_OK);
             }
-        L[k] = build(ctx, b, &v[k]);
+        L[k] = test_build(ctx, b, &v[k]);
     }
     long checked = 0;
     for (int t = 0; t < 200000; t++) {
@@ -303,7 +282,7 @@ static void test_locate_lattice_degenerate_agrees(void **state)
                     s2 = s2 * 1103515245u + 12345u;
                 }
             }
-            L[k] = build(ctx, b, &v[k]);
+            L[k] = test_build(ctx, b, &v[k]);
         }
         for (double y = -9; y <= 29; y += 0.25)
             for (double x = -9; x <= 29; x += 0.25) {
@@ -344,10 +323,10 @@ static void test_locate_nearest_distance(void **state)
     fp_builder *b;
     assert_int_equal(fp_builder_new(ctx, &b), FP_OK);
     assert_int_equal(fp_builder_add_footprint(b, "W", ""), FP_OK);
-    add_rect(b, -1, 0, 0, 1);
+    test_add_rect(b, -1, 0, 0, 1);
     assert_int_equal(fp_builder_add_footprint(b, "E", ""), FP_OK);
-    add_rect(b, 0.002, 0, 1, 1);
-    fp_layer *L = build(ctx, b, NULL);
+    test_add_rect(b, 0.002, 0, 1, 1);
+    fp_layer *L = test_build(ctx, b, NULL);
     /* On the equator 0.001 degree is 111.195 m. */
     fp_match m = fp_layer_locate(L, 0.5, 0.0005, 0);
     assert_int_equal(m.kind, FP_MATCH_NONE);

@@ -116,7 +116,15 @@ int fp_builder_add_ring(fp_builder *b, const double *xy, size_t n)
         m++;
     }
     if (m > 1 && dst[0] == dst[2 * m - 2] && dst[1] == dst[2 * m - 1]) m--;
-    if (m < 3) return FP_OK; /* encloses nothing */
+    /* Fewer than three distinct points (A B A B ...) enclose nothing. */
+    size_t second = 1, third = 0;
+    while (second < m && dst[2 * second] == dst[0] && dst[2 * second + 1] == dst[1])
+        second++;
+    for (size_t i = second + 1; i < m && !third; i++)
+        if ((dst[2 * i] != dst[0] || dst[2 * i + 1] != dst[1]) &&
+            (dst[2 * i] != dst[2 * second] || dst[2 * i + 1] != dst[2 * second + 1]))
+            third = i;
+    if (m < 3 || second >= m || !third) return FP_OK;
     dst[2 * m] = dst[0];     /* close it */
     dst[2 * m + 1] = dst[1];
     m++;

@@ -73,8 +73,11 @@ static int add_polygon(opener *o, OGRGeometryH poly, long fid)
                                  o->path, fid, x, y);
         }
         int rc = fp_builder_add_ring(o->b, o->xy, (size_t)n);
-        if (rc) return fp__error(o->ctx, rc, "%s: feature %ld: %s", o->path, fid,
-                                 fp_ctx_errmsg(o->ctx));
+        if (rc) {
+            char msg[FP_ERRMSG_MAX]; /* the context's buffer is rewritten */
+            snprintf(msg, sizeof msg, "%s", fp_ctx_errmsg(o->ctx));
+            return fp__error(o->ctx, rc, "%s: feature %ld: %s", o->path, fid, msg);
+        }
     }
     return FP_OK;
 }
@@ -113,13 +116,17 @@ static int detect_field(OGRFeatureDefnH defn, const char *suffix,
 static int open_layer(opener *o, const fp_open_opts *opts, fp_layer **out)
 {
     fp_ctx *ctx = o->ctx;
-    struct stat st;
-    if (stat(o->path, &st) != 0)
-        return fp__error(ctx, FP_EIO, "%s: %s", o->path, strerror(errno));
-    if (S_ISREG(st.st_mode) && access(o->path, R_OK) != 0)
-        return fp__error(ctx, FP_EIO, "%s: %s", o->path, strerror(errno));
-    if (S_ISREG(st.st_mode) && st.st_size == 0)
-        return fp__error(ctx, FP_EFORMAT, "%s: empty file", o->path);
+    /* Plain files get a plain-words error; GDAL's virtual paths
+     * (/vsizip/, /vsicurl/, ...) go straight to GDAL. */
+    if (strncmp(o->path, "/vsi", 4) != 0) {
+        struct stat st;
+        if (stat(o->path, &st) != 0)
+            return fp__error(ctx, FP_EIO, "%s: %s", o->path, strerror(errno));
+        if (S_ISREG(st.st_mode) && access(o->path, R_OK) != 0)
+            return fp__error(ctx, FP_EIO, "%s: %s", o->path, strerror(errno));
+        if (S_ISREG(st.st_mode) && st.st_size == 0)
+            return fp__error(ctx, FP_EFORMAT, "%s: empty file", o->path);
+    }
 
     o->ds = GDALOpenEx(o->path, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL,
                        NULL);
@@ -149,6 +156,8 @@ static int open_layer(opener *o, const fp_open_opts *opts, fp_layer **out)
                              field_list(defn, fields, sizeof fields));
     } else {
         icode = detect_field(defn, "CD", NULL);
+        if (icode < 0 && OGR_L_GetFeatureCount(lyr, 1) == 0)
+            return fp__error(ctx, FP_EFORMAT, "%s: no polygon features (no features at all)", o->path);
         if (icode < 0)
             return fp__error(ctx, FP_EFIELD,
                              "%s: no ONS code field (...CD); name one "
@@ -201,9 +210,11 @@ static int open_layer(opener *o, const fp_open_opts *opts, fp_layer **out)
         nfeat++;
         OGRGeometryH g = OGR_F_GetGeometryRef(feat);
         OGRwkbGeometryType t = g ? wkbFlatten(OGR_G_GetGeometryType(g)) : wkbNone;
-        const char *code = OGR_F_IsFieldSetAndNotNull(feat, icode)
-                               ? OGR_F_GetFieldAsString(feat, icode)
-                               : "";
+        /* GetFieldAsString returns a buffer the next call reuses (for
+         * non-string fields): copy the code before asking for the name. */
+        char code[256] = "";
+        if (OGR_F_IsFieldSetAndNotNull(feat, icode))
+            snprintf(code, sizeof code, "%s", OGR_F_GetFieldAsString(feat, icode));
         if ((t != wkbPolygon && t != wkbMultiPolygon) || !*code) {
             OGR_F_Destroy(feat);
             continue;
@@ -257,18 +268,20 @@ int fp_layer_open(fp_ctx *ctx, const char *path, const fp_open_opts *opts,
         fp_open_opts_init(&defaults);
         opts = &defaults;
     }
-    pthread_once(&gdal_once, gdal_init);
     opener o;
     memset(&o, 0, sizeof o);
     o.ctx = ctx;
     o.path = path;
+    /* Handler first: nothing GDAL says, even while registering drivers,
+     * reaches stderr. */
     CPLPushErrorHandlerEx(on_gdal_error, &o.cap);
+    pthread_once(&gdal_once, gdal_init);
     int rc = FP_OK;
     if (opts->crs && *opts->crs) {
         o.override = OSRNewSpatialReference(NULL);
         if (!o.override || OSRSetFromUserInput(o.override, opts->crs) != OGRERR_NONE)
-            rc = fp__error(ctx, FP_ECRS, "unknown CRS '%s'%s%s", opts->crs,
-                           o.cap.msg[0] ? ": " : "", o.cap.msg);
+            rc = fp__error(ctx, FP_ECRS, "%s: unknown CRS '%s'%s%s", path,
+                           opts->crs, o.cap.msg[0] ? ": " : "", o.cap.msg);
         else
             OSRSetAxisMappingStrategy(o.override, OAMS_TRADITIONAL_GIS_ORDER);
     }
