@@ -9,6 +9,7 @@ BUILD        ?= build
 PREFIX       ?= /usr/local
 DESTDIR      ?=
 BINDIR       ?= $(PREFIX)/bin
+LIBEXECDIR   ?= $(PREFIX)/libexec
 LIBDIR       ?= $(PREFIX)/lib
 INCLUDEDIR   ?= $(PREFIX)/include
 DATAROOTDIR  ?= $(PREFIX)/share
@@ -43,17 +44,23 @@ QUIET_GEN  = @printf '    %-5s %s\n' GEN $@ 1>&2;
 endif
 
 # The point-in-footprint core: no GDAL, PROJ or cairo (checked by a test).
-CORE_SRC := ctx.c predicate.c layer.c index.c locate.c csv.c catalogue.c
+CORE_SRC := ctx.c predicate.c layer.c index.c locate.c csv.c catalogue.c atlas.c
 # The import side: GDAL/OGR and PROJ.
-GEO_SRC  := crs.c open.c
+GEO_SRC  := crs.c open.c build.c
 LIB_OBJ  := $(addprefix $(BUILD)/obj/,$(CORE_SRC:.c=.o) $(GEO_SRC:.c=.o))
 CORE_OBJ := $(addprefix $(BUILD)/obj/,$(CORE_SRC:.c=.o))
 
 STATIC   := $(BUILD)/libfootprint.a
 SHARED   := $(BUILD)/libfootprint.so.$(VERSION)
 SONAME   := libfootprint.so.$(SOVERSION)
+# Two executables from one source: `footprint` links only the core and
+# answers queries from an atlas in milliseconds; `footprint-geo` links
+# GDAL and PROJ and does what needs them (the light one hands over to it).
 CLI      := $(BUILD)/footprint
+CLI_GEO  := $(BUILD)/footprint-geo
 CLI_OBJ  := $(BUILD)/obj/cli/footprint.o $(BUILD)/obj/cli/catalogue_embed.o
+CLI_GEO_OBJ := $(BUILD)/obj/cli/footprint-geo.o $(BUILD)/obj/cli/catalogue_embed.o
+CORE_LIB := $(BUILD)/libfootprint-core.a
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCH    := $(BUILD)/bench/bench_locate
 
@@ -65,13 +72,17 @@ all: lib cli
 
 lib: $(STATIC) $(SHARED)
 
-cli: $(CLI)
+cli: $(CLI) $(CLI_GEO)
 
 $(BUILD)/obj/%.o: lib/src/%.c
 	@mkdir -p $(@D)
 	$(QUIET_CC)$(CC) $(FP_CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/cli/%.o: cli/%.c $(BUILD)/gen/config.h
+$(BUILD)/obj/cli/footprint.o: cli/footprint.c $(BUILD)/gen/config.h
+	@mkdir -p $(@D)
+	$(QUIET_CC)$(CC) $(FP_CFLAGS) -DFP_CLI_LIGHT -I$(BUILD)/gen -c $< -o $@
+
+$(BUILD)/obj/cli/footprint-geo.o: cli/footprint.c $(BUILD)/gen/config.h
 	@mkdir -p $(@D)
 	$(QUIET_CC)$(CC) $(FP_CFLAGS) -I$(BUILD)/gen -c $< -o $@
 
@@ -79,7 +90,8 @@ $(BUILD)/obj/cli/%.o: cli/%.c $(BUILD)/gen/config.h
 # `make install PREFIX=...` rebuilds exactly what depends on them.
 $(BUILD)/gen/config.h: FORCE
 	@mkdir -p $(@D)
-	@printf '#define FP_DATADIR "%s"\n' '$(DATAROOTDIR)/footprint/data' > $@.tmp
+	@printf '#define FP_DATADIR "%s"\n#define FP_LIBEXECDIR "%s"\n' \
+	    '$(DATAROOTDIR)/footprint/data' '$(LIBEXECDIR)/footprint' > $@.tmp
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
 .PHONY: FORCE
@@ -103,8 +115,15 @@ $(SHARED): $(LIB_OBJ)
 	@ln -sf libfootprint.so.$(VERSION) $(BUILD)/$(SONAME)
 	@ln -sf libfootprint.so.$(VERSION) $(BUILD)/libfootprint.so
 
-$(CLI): $(CLI_OBJ) $(STATIC)
-	$(QUIET_LINK)$(CC) $(FP_LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(LIBS)
+$(CORE_LIB): $(CORE_OBJ)
+	$(QUIET_AR)rm -f $@ && $(AR) rcs $@ $^
+
+# No GDAL, no PROJ: this is what makes a one-shot query start fast.
+$(CLI): $(CLI_OBJ) $(CORE_LIB)
+	$(QUIET_LINK)$(CC) $(FP_LDFLAGS) -o $@ $(CLI_OBJ) $(CORE_LIB) -lm -lpthread
+
+$(CLI_GEO): $(CLI_GEO_OBJ) $(STATIC)
+	$(QUIET_LINK)$(CC) $(FP_LDFLAGS) -o $@ $(CLI_GEO_OBJ) $(STATIC) $(LIBS)
 
 $(BUILD)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
@@ -155,8 +174,10 @@ bench: deps
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(LIBEXECDIR)/footprint \
 	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(DATAROOTDIR)/footprint
 	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/footprint
+	install -m 755 $(CLI_GEO) $(DESTDIR)$(LIBEXECDIR)/footprint/footprint-geo
 	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/libfootprint.a
 	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/libfootprint.so.$(VERSION)
 	ln -sf libfootprint.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
@@ -170,6 +191,7 @@ install: all
 	    footprint.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/footprint.pc
 
 uninstall:
+	rm -rf $(DESTDIR)$(LIBEXECDIR)/footprint
 	rm -f $(DESTDIR)$(BINDIR)/footprint $(DESTDIR)$(LIBDIR)/libfootprint.* \
 	    $(DESTDIR)$(INCLUDEDIR)/footprint.h $(DESTDIR)$(PKGCONFIGDIR)/footprint.pc
 	rm -rf $(DESTDIR)$(DATAROOTDIR)/footprint

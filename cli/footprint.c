@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "footprint.h"
@@ -97,8 +98,35 @@ typedef struct common {
     const char *data;
     const char *catalogue;
     const char *edition;
+    const char *atlas;
     int json;
 } common;
+
+/* The original command line, for handing a command to footprint-geo. */
+static char **orig_argv;
+
+#ifdef FP_CLI_LIGHT
+/* This binary links only libfootprint's core, so it starts in
+ * milliseconds; what needs GDAL or PROJ (reading boundary files, British
+ * National Grid input, building an atlas) runs in footprint-geo, which
+ * this process becomes. */
+static void delegate(void)
+{
+    char self[4096], geo[4200];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash) *slash = '\0';
+        snprintf(geo, sizeof geo, "%s/footprint-geo", self);
+        if (access(geo, X_OK) == 0) execv(geo, orig_argv);
+    }
+    snprintf(geo, sizeof geo, "%s/footprint-geo", FP_LIBEXECDIR);
+    execv(geo, orig_argv);
+    fprintf(stderr, "%s: cannot run %s: %s\n", prog, geo, strerror(errno));
+    exit(EXIT_DATA);
+}
+#endif
 
 static fp_catalogue *load_catalogue(fp_ctx *ctx, const common *c)
 {
@@ -174,12 +202,49 @@ static const fp_edition *pick_edition(const char *cmd, const fp_catalogue *cat,
     return ed;
 }
 
-static fp_layer *open_edition(fp_ctx *ctx, const fp_edition *ed, const common *c)
+/* Where a command's footprints come from: the compiled atlas when there is
+ * one (--atlas FILE, or footprint.atlas in the data directory), else the
+ * edition's boundary file. */
+typedef struct footprints {
+    fp_atlas *atlas;
+    fp_layer *owned;
+    const fp_layer *layer;
+} footprints;
+
+static void close_footprints(footprints *f)
 {
-    char buf[4096];
+    fp_layer_free(f->owned);
+    fp_atlas_free(f->atlas);
+}
+
+static const fp_layer *open_footprints(fp_ctx *ctx, const fp_catalogue *cat,
+                                       const fp_edition *ed, const common *c,
+                                       footprints *f)
+{
+    char buf[4096], apath[4200];
     const char *dir = data_dir(c, buf, sizeof buf);
-    fp_layer *layer = NULL;
-    int rc = fp_edition_open(ctx, ed, dir, NULL, &layer);
+    memset(f, 0, sizeof *f);
+    if (c->atlas)
+        snprintf(apath, sizeof apath, "%s", c->atlas);
+    else
+        snprintf(apath, sizeof apath, "%s/footprint.atlas", dir);
+    if (c->atlas || access(apath, F_OK) == 0) {
+        /* A stale or damaged atlas is reported, never used. */
+        if (fp_atlas_open(ctx, apath, &f->atlas) ||
+            fp_atlas_check(ctx, f->atlas, cat, c->atlas ? NULL : dir) ||
+            fp_atlas_layer(ctx, f->atlas, ed->id, &f->layer)) {
+            fprintf(stderr, "%s: %s\n", prog, fp_ctx_errmsg(ctx));
+            exit(EXIT_DATA);
+        }
+        return f->layer;
+    }
+#ifdef FP_CLI_LIGHT
+    (void)cat;
+    delegate();
+    return NULL;
+#else
+    (void)cat;
+    int rc = fp_edition_open(ctx, ed, dir, NULL, &f->owned);
     if (rc) {
         fprintf(stderr, "%s: edition %s: %s\n", prog, ed->id, fp_ctx_errmsg(ctx));
         if (rc == FP_EIO)
@@ -190,7 +255,9 @@ static fp_layer *open_edition(fp_ctx *ctx, const fp_edition *ed, const common *c
                     prog, dir);
         exit(EXIT_DATA);
     }
-    return layer;
+    f->layer = f->owned;
+    return f->layer;
+#endif
 }
 
 /* ---- which ---- */
@@ -213,6 +280,8 @@ static const char which_help[] =
     "  --json                   JSON output\n"
     "  --data DIR               data directory (default $FOOTPRINT_DATA)\n"
     "  --catalogue FILE         editions catalogue (default: built in)\n"
+    "  --atlas FILE             compiled atlas (default: footprint.atlas in the\n"
+    "                           data directory, when there is one)\n"
     "  -h, --help               this help\n"
     "\n"
     "A point on a boundary belongs to the footprint immediately east of it\n"
@@ -220,7 +289,7 @@ static const char which_help[] =
     "Exit status: 0 found, 1 no footprint, 2 usage error, 3 data error.\n";
 
 enum { O_LAT = 256, O_LON, O_EAST, O_NORTH, O_EDITION, O_NEAREST, O_JSON,
-       O_DATA, O_CATALOGUE };
+       O_DATA, O_CATALOGUE, O_ATLAS, O_OUT };
 
 static const struct option common_opts[] = {
     {"edition", required_argument, 0, O_EDITION},
@@ -228,6 +297,7 @@ static const struct option common_opts[] = {
     {"data", required_argument, 0, O_DATA},
     {"catalogue", required_argument, 0, O_CATALOGUE},
     {"help", no_argument, 0, 'h'},
+    {"atlas", required_argument, 0, O_ATLAS},
 };
 
 static int common_opt(int o, common *c)
@@ -237,6 +307,7 @@ static int common_opt(int o, common *c)
     case O_JSON: c->json = 1; return 1;
     case O_DATA: c->data = optarg; return 1;
     case O_CATALOGUE: c->catalogue = optarg; return 1;
+    case O_ATLAS: c->atlas = optarg; return 1;
     default: return 0;
     }
 }
@@ -250,7 +321,7 @@ static int cmd_which(int argc, char **argv)
         {"northing", required_argument, 0, O_NORTH},
         {"nearest", required_argument, 0, O_NEAREST},
         common_opts[0], common_opts[1], common_opts[2], common_opts[3],
-        common_opts[4], {0, 0, 0, 0}};
+        common_opts[4], common_opts[5], {0, 0, 0, 0}};
     common c = {0};
     const char *s_lat = NULL, *s_lon = NULL, *s_e = NULL, *s_n = NULL;
     double nearest = 0;
@@ -298,6 +369,9 @@ static int cmd_which(int argc, char **argv)
     } else {
         e = parse_number("which ", "--easting", s_e);
         n = parse_number("which ", "--northing", s_n);
+#ifdef FP_CLI_LIGHT
+        delegate(); /* PROJ does the transform */
+#endif
         int rc = fp_bng_to_latlon(ctx, e, n, &lat, &lon);
         if (rc == FP_EINVAL) die_usage("which ", "%s", fp_ctx_errmsg(ctx));
         if (rc) {
@@ -307,7 +381,8 @@ static int cmd_which(int argc, char **argv)
     }
     fp_catalogue *cat = load_catalogue(ctx, &c);
     const fp_edition *ed = pick_edition("which ", cat, &c);
-    fp_layer *layer = open_edition(ctx, ed, &c);
+    footprints src;
+    const fp_layer *layer = open_footprints(ctx, cat, ed, &c, &src);
     fp_match m = fp_layer_locate(layer, lat, lon, nearest);
     const char *kind = m.kind == FP_MATCH_CONTAINED ? "contained"
                        : m.kind == FP_MATCH_NEAREST ? "nearest" : "none";
@@ -340,7 +415,7 @@ static int cmd_which(int argc, char **argv)
         fprintf(stderr, "%s: no %s footprint %s %.6f, %.6f\n", prog, ed->id,
                 nearest > 0 ? "within reach of" : "contains", lat, lon);
     int status = finish_stdout(m.index >= 0 ? EXIT_FOUND : EXIT_NOMATCH);
-    fp_layer_free(layer);
+    close_footprints(&src);
     fp_catalogue_free(cat);
     fp_ctx_free(ctx);
     return status;
@@ -359,13 +434,16 @@ static const char list_help[] =
     "  --json           JSON output\n"
     "  --data DIR       data directory (default $FOOTPRINT_DATA)\n"
     "  --catalogue FILE editions catalogue (default: built in)\n"
+    "  --atlas FILE     compiled atlas (default: footprint.atlas in the data\n"
+    "                   directory, when there is one)\n"
     "  -h, --help       this help\n";
 
 static int cmd_list(int argc, char **argv)
 {
     static const struct option opts[] = {common_opts[0], common_opts[1],
                                          common_opts[2], common_opts[3],
-                                         common_opts[4], {0, 0, 0, 0}};
+                                         common_opts[4], common_opts[5],
+                                         {0, 0, 0, 0}};
     common c = {0};
     int o;
     optind = 1;
@@ -383,7 +461,8 @@ static int cmd_list(int argc, char **argv)
     if (fp_ctx_new(&ctx)) return EXIT_DATA;
     fp_catalogue *cat = load_catalogue(ctx, &c);
     const fp_edition *ed = pick_edition("list ", cat, &c);
-    fp_layer *layer = open_edition(ctx, ed, &c);
+    footprints src;
+    const fp_layer *layer = open_footprints(ctx, cat, ed, &c, &src);
     size_t n = fp_layer_count(layer);
     if (c.json) {
         printf("{\"edition\":");
@@ -407,7 +486,7 @@ static int cmd_list(int argc, char **argv)
     }
     fprintf(stderr, "%zu footprints in %s (%s)\n", n, ed->id, ed->name);
     int status = finish_stdout(EXIT_FOUND);
-    fp_layer_free(layer);
+    close_footprints(&src);
     fp_catalogue_free(cat);
     fp_ctx_free(ctx);
     return status;
@@ -478,6 +557,93 @@ static int cmd_editions(int argc, char **argv)
     return finish_stdout(EXIT_FOUND);
 }
 
+/* ---- build ---- */
+
+static const char build_help[] =
+    "Usage: footprint build [--data DIR] [--out FILE] [--edition ID]...\n"
+    "                       [--catalogue FILE]\n"
+    "\n"
+    "Compiles the catalogue and every edition's boundary file into one atlas\n"
+    "(default: footprint.atlas in the data directory), which the query\n"
+    "commands then use: they start in milliseconds and never parse a\n"
+    "boundary file.  The atlas records what it was built from; a query on an\n"
+    "atlas whose sources or catalogue changed stops and says so.\n"
+    "\n"
+    "  --data DIR       data directory (default $FOOTPRINT_DATA)\n"
+    "  --out FILE       where to write the atlas\n"
+    "  --edition ID     only this edition (repeatable; default: all)\n"
+    "  --catalogue FILE editions catalogue (default: built in)\n"
+    "  -h, --help       this help\n";
+
+static int cmd_build(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"out", required_argument, 0, O_OUT}, common_opts[0], common_opts[2],
+        common_opts[3], common_opts[4], {0, 0, 0, 0}};
+    common c = {0};
+    const char *out = NULL;
+    const char *only[64];
+    size_t nonly = 0;
+    int o;
+    optind = 1;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (o == O_EDITION) {
+            if (nonly == sizeof only / sizeof *only - 1)
+                die_usage("build ", "too many --edition options");
+            only[nonly++] = optarg;
+            continue;
+        }
+        if (common_opt(o, &c)) continue;
+        if (o == O_OUT) {
+            out = optarg;
+            continue;
+        }
+        if (o == 'h') {
+            fputs(build_help, stdout);
+            return finish_stdout(EXIT_FOUND);
+        }
+        bad_option("build ", o, argv);
+    }
+    if (optind < argc) die_usage("build ", "unexpected argument '%s'", argv[optind]);
+#ifdef FP_CLI_LIGHT
+    (void)out;
+    delegate();
+    return EXIT_DATA;
+#else
+    only[nonly] = NULL;
+    fp_ctx *ctx;
+    if (fp_ctx_new(&ctx)) return EXIT_DATA;
+    fp_catalogue *cat = load_catalogue(ctx, &c);
+    char buf[4096], path[4200];
+    const char *dir = data_dir(&c, buf, sizeof buf);
+    if (!out) {
+        snprintf(path, sizeof path, "%s/footprint.atlas", dir);
+        out = path;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = fp_atlas_build(ctx, cat, dir, nonly ? only : NULL, NULL, out);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int status = EXIT_FOUND;
+    if (rc) {
+        fprintf(stderr, "%s: %s\n", prog, fp_ctx_errmsg(ctx));
+        status = rc == FP_EINVAL || rc == FP_ENOTFOUND ? EXIT_USAGE : EXIT_DATA;
+    } else {
+        fp_atlas *a;
+        if (fp_atlas_open(ctx, out, &a) == FP_OK) {
+            fprintf(stderr, "%s: built %s: %zu editions, %.1f MB, %.1f s\n", prog, out,
+                    nonly ? nonly : fp_catalogue_count(cat), fp_atlas_size(a) / 1e6,
+                    (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
+            fp_atlas_free(a);
+        }
+    }
+    fp_catalogue_free(cat);
+    fp_ctx_free(ctx);
+    return status;
+#endif
+}
+
 static const char main_help[] =
     "Usage: footprint COMMAND [OPTIONS]\n"
     "\n"
@@ -489,6 +655,7 @@ static const char main_help[] =
     "             --easting/--northing)\n"
     "  list       the footprints of an edition\n"
     "  editions   the editions footprint knows\n"
+    "  build      compile the catalogue and boundary files into an atlas\n"
     "  help [COMMAND]\n"
     "\n"
     "Options:\n"
@@ -507,6 +674,7 @@ static const char main_help[] =
 int main(int argc, char **argv)
 {
     const char *global_data = NULL;
+    orig_argv = argv;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -532,12 +700,14 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "which")) return cmd_which(sargc, sargv);
     if (!strcmp(cmd, "list")) return cmd_list(sargc, sargv);
     if (!strcmp(cmd, "editions")) return cmd_editions(sargc, sargv);
+    if (!strcmp(cmd, "build")) return cmd_build(sargc, sargv);
     if (!strcmp(cmd, "help")) {
         const char *sub = sargc > 1 ? sargv[1] : NULL;
         if (!sub) fputs(main_help, stdout);
         else if (!strcmp(sub, "which")) fputs(which_help, stdout);
         else if (!strcmp(sub, "list")) fputs(list_help, stdout);
         else if (!strcmp(sub, "editions")) fputs(editions_help, stdout);
+        else if (!strcmp(sub, "build")) fputs(build_help, stdout);
         else die_usage(NULL, "no command '%s'", sub);
         return finish_stdout(EXIT_FOUND);
     }

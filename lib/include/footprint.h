@@ -270,6 +270,51 @@ const fp_edition *fp_catalogue_valid_on(const fp_catalogue *cat,
 int fp_edition_open(fp_ctx *ctx, const fp_edition *ed, const char *data_dir,
                     const fp_index_opts *index, fp_layer **out);
 
+/* ------------------------------------------------------------------ */
+/* Atlas: every edition compiled into one memory-mapped file            */
+
+/*
+ * An atlas holds the catalogue it was built from and every edition's
+ * footprints with their index, ready to query the moment the file is
+ * mapped: no GDAL, no PROJ, no parsing.  The file is versioned and every
+ * section carries a checksum; a section is verified (checksum and bounds)
+ * the first time it is used, so a query touches only what it needs.
+ */
+typedef struct fp_atlas fp_atlas;
+
+/* Compiles every edition of `cat` whose boundary file is in data_dir into
+ * an atlas at out_path (written to a temporary file, renamed when
+ * complete: an interrupted build leaves the old atlas or none).  `only`
+ * is a NULL-terminated list of edition ids to include, or NULL for all.
+ * Needs GDAL (it reads the boundary files). */
+int fp_atlas_build(fp_ctx *ctx, const fp_catalogue *cat, const char *data_dir,
+                   const char *const *only, const fp_index_opts *index,
+                   const char *out_path);
+
+/* Maps an atlas.  Fails with FP_EIO (missing, unreadable) or FP_EFORMAT
+ * (not an atlas, another format version, truncated, corrupt). */
+int fp_atlas_open(fp_ctx *ctx, const char *path, fp_atlas **out);
+void fp_atlas_free(fp_atlas *atlas);
+
+/* The catalogue the atlas was built from (owned by the atlas). */
+const fp_catalogue *fp_atlas_catalogue(const fp_atlas *atlas);
+
+/* The layer of an edition, owned by the atlas and valid until it is freed.
+ * Verifies the edition's section on first use: FP_ENOTFOUND (not in the
+ * atlas) or FP_EFORMAT (corrupt).  Thread-safe. */
+int fp_atlas_layer(fp_ctx *ctx, const fp_atlas *atlas, const char *edition,
+                   const fp_layer **out);
+
+/* Is the atlas current?  FP_OK when it was built from a catalogue with
+ * exactly the text of `cat` (NULL skips that check) and every source file
+ * below data_dir (NULL skips) still has the size and modification time it
+ * had; else FP_EFORMAT with a message saying what changed. */
+int fp_atlas_check(fp_ctx *ctx, const fp_atlas *atlas, const fp_catalogue *cat,
+                   const char *data_dir);
+
+/* Bytes of the atlas file. */
+size_t fp_atlas_size(const fp_atlas *atlas);
+
 #ifdef __cplusplus
 }
 #endif

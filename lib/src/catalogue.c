@@ -9,7 +9,15 @@ struct fp_catalogue {
     fp_edition *ed;
     size_t n;
     char *strings; /* every string of every edition, NUL-separated */
+    char *text;    /* the text parsed, kept for the atlas */
+    size_t text_len;
 };
+
+void fp__catalogue_text(const fp_catalogue *cat, const char **text, size_t *len)
+{
+    *text = cat->text;
+    *len = cat->text_len;
+}
 
 enum {
     C_ID, C_LEVEL, C_NAME, C_FROM, C_TO, C_PATH, C_LAYER, C_CODE, C_NAMEF,
@@ -25,6 +33,7 @@ void fp_catalogue_free(fp_catalogue *cat)
     fp_allocator a = cat->alloc;
     fp__free(&a, cat->ed);
     fp__free(&a, cat->strings);
+    fp__free(&a, cat->text);
     fp__free(&a, cat);
 }
 
@@ -172,6 +181,14 @@ int fp_catalogue_parse(fp_ctx *ctx, const char *text, size_t len,
         fp_catalogue_free(cat);
         return fp__error(ctx, FP_EFORMAT, "%s: no editions", source);
     }
+    cat->text = fp__malloc(a, len + 1);
+    if (!cat->text) {
+        fp_catalogue_free(cat);
+        return fp__error(ctx, FP_ENOMEM, "%s: out of memory", source);
+    }
+    memcpy(cat->text, text, len);
+    cat->text[len] = '\0';
+    cat->text_len = len;
     *out = cat;
     return FP_OK;
 fail:

@@ -75,6 +75,7 @@ typedef struct fp_feat {
 
 struct fp_layer {
     fp_allocator alloc;
+    int borrowed;         /* arrays live in an atlas mapping: not ours */
     size_t nfeat;
     fp_feat *feat;
     size_t npts;
@@ -107,6 +108,26 @@ int fp__feat_contains(const fp_layer *L, const fp_feat *f, double x,
 uint32_t fp__stripe_of(const fp_feat *f, double y);
 /* Builds L->cells / L->cands.  Needs features, points and stripes. */
 int fp__index_build(fp_ctx *ctx, fp_layer *L, const fp_index_opts *o);
+
+/* ---- catalogue (catalogue.c) ---- */
+
+/* The exact text a catalogue was parsed from (owned by it). */
+void fp__catalogue_text(const fp_catalogue *cat, const char **text, size_t *len);
+
+/* ---- atlas (atlas.c) ---- */
+
+/* A 64-bit checksum (not cryptographic: it catches corruption). */
+uint64_t fp__hash64(const void *p, size_t n);
+
+typedef struct fp_atlas_writer fp_atlas_writer;
+int fp__atlas_writer_new(fp_ctx *ctx, const char *path, fp_atlas_writer **out);
+int fp__atlas_add_text(fp_atlas_writer *w, const char *name, const char *text,
+                       size_t len);
+int fp__atlas_add_layer(fp_atlas_writer *w, const char *edition,
+                        const fp_layer *L);
+/* Writes the file (temporary name, fsync, rename) and frees the writer. */
+int fp__atlas_writer_finish(fp_atlas_writer *w);
+void fp__atlas_writer_abort(fp_atlas_writer *w);
 
 /* ---- small text helpers (csv.c) ---- */
 

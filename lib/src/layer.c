@@ -146,7 +146,7 @@ static int cmp_bfeat(const void *pa, const void *pb)
 
 void fp_layer_free(fp_layer *L)
 {
-    if (!L) return;
+    if (!L || L->borrowed) return; /* an atlas's layer: the atlas frees it */
     fp_allocator a = L->alloc;
     fp__free(&a, L->feat);
     fp__free(&a, L->pts);

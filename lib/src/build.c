@@ -1,0 +1,76 @@
+/* Compiling an atlas from the catalogue and the boundary files (GDAL). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+static int wanted(const char *id, const char *const *only)
+{
+    if (!only) return 1;
+    for (; *only; only++)
+        if (strcmp(*only, id) == 0) return 1;
+    return 0;
+}
+
+int fp_atlas_build(fp_ctx *ctx, const fp_catalogue *cat, const char *data_dir,
+                   const char *const *only, const fp_index_opts *index,
+                   const char *out_path)
+{
+    fp__clear(ctx);
+    if (only)
+        for (const char *const *o = only; *o; o++)
+            if (!fp_catalogue_find(cat, *o))
+                return fp__error(ctx, FP_ENOTFOUND, "no edition '%s' in the catalogue", *o);
+    fp_atlas_writer *w;
+    int rc = fp__atlas_writer_new(ctx, out_path, &w);
+    if (rc) return rc;
+    char *sources = NULL;
+    const char *text;
+    size_t tlen, slen = 0, scap = 0;
+    /* The catalogue's own text: the atlas describes itself, and a later
+     * check compares it byte for byte with the catalogue in use. */
+    fp__catalogue_text(cat, &text, &tlen);
+    rc = fp__atlas_add_text(w, "catalogue", text, tlen);
+    size_t n = 0;
+    for (size_t i = 0; i < fp_catalogue_count(cat) && !rc; i++) {
+        const fp_edition *ed = fp_catalogue_get(cat, i);
+        if (!wanted(ed->id, only)) continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", data_dir, ed->path);
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            rc = fp__error(ctx, FP_EIO, "edition %s: %s: %s", ed->id, path,
+                           strerror(errno));
+            break;
+        }
+        fp_layer *L;
+        rc = fp_edition_open(ctx, ed, data_dir, index, &L);
+        if (rc) break;
+        rc = fp__atlas_add_layer(w, ed->id, L);
+        fp_layer_free(L);
+        if (rc) break;
+        /* What it was built from: path, size, mtime (ns). */
+        char line[4400];
+        int k = snprintf(line, sizeof line, "%s\t%lld\t%llu\n", ed->path,
+                         (long long)st.st_size,
+                         (unsigned long long)st.st_mtim.tv_sec * 1000000000ull +
+                             (unsigned long long)st.st_mtim.tv_nsec);
+        if (fp__grow(&ctx->alloc, (void **)&sources, &scap, slen + (size_t)k + 1, 1)) {
+            rc = fp__error(ctx, FP_ENOMEM, "out of memory");
+            break;
+        }
+        memcpy(sources + slen, line, (size_t)k);
+        slen += (size_t)k;
+        n++;
+    }
+    if (!rc && n == 0) rc = fp__error(ctx, FP_EINVAL, "no editions to build");
+    if (!rc) rc = fp__atlas_add_text(w, "sources", sources ? sources : "", slen);
+    fp__free(&ctx->alloc, sources);
+    if (rc) {
+        fp__atlas_writer_abort(w);
+        return rc;
+    }
+    return fp__atlas_writer_finish(w);
+}
