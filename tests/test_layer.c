@@ -175,7 +175,7 @@ static void test_layer_find_code_binary_search_200(void **state)
         char code[16];
         snprintf(code, sizeof code, "E38%06d", 2 * i + 2);
         add_fp(b, code, code);
-        test_add_rect(b, i, 0, i + 1, 1);
+        test_add_rect(b, i * 0.5, 0, i * 0.5 + 0.5, 1); /* within longitudes */
     }
     fp_layer *L = test_build(ctx, b, NULL);
     assert_int_equal(fp_layer_count(L), N);
@@ -184,7 +184,7 @@ static void test_layer_find_code_binary_search_200(void **state)
         snprintf(code, sizeof code, "E38%06d", 2 * i + 2);
         assert_int_equal(fp_layer_find_code(L, code), i);
         assert_string_equal(fp_layer_code(L, (size_t)i), code);
-        assert_string_equal(test_code_at(L, i + 0.5, 0.5), code);
+        assert_string_equal(test_code_at(L, i * 0.5 + 0.25, 0.5), code);
         snprintf(code, sizeof code, "E38%06d", 2 * i + 1);
         assert_int_equal(fp_layer_find_code(L, code), -1);
     }
@@ -479,6 +479,8 @@ static void test_layer_index_opts_out_of_range(void **state)
         {FP_INDEX_GRID, 9, 11, 6, "max_depth"},
         {FP_INDEX_GRID, 9, 8, 0, "leaf_edges"},
         {FP_INDEX_GRID, 9, 8, -5, "leaf_edges"},
+        /* 2^32 finest cells would overflow the cell coordinates. */
+        {FP_INDEX_GRID, 12, 10, 6, "root_bits + 2 * max_depth <= 30"},
         {2, 9, 8, 6, "kind 2"},
         {-1, 9, 8, 6, "kind -1"},
     };
@@ -495,7 +497,8 @@ static void test_layer_index_opts_out_of_range(void **state)
     }
     /* The limits themselves are accepted. */
     const fp_index_opts good[] = {{FP_INDEX_GRID, 4, 0, 1},
-                                  {FP_INDEX_GRID, 12, 10, 1000},
+                                  {FP_INDEX_GRID, 12, 9, 1000},
+                                  {FP_INDEX_GRID, 10, 10, 1000},
                                   {FP_INDEX_GRID, 4, 10, 1}};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
         fp_ctx *ctx = test_ctx();

@@ -36,8 +36,10 @@
  *     that share an edge (the same vertices) therefore never both claim a
  *     point of it, and never both miss it.
  *   - The predicates are exact (adaptive-precision orientation test): the
- *     answer is the true one for the double-precision coordinates given, not
- *     one blurred by rounding.
+ *     answer is the true one for the double-precision coordinates given
+ *     (longitudes -180..180, latitudes -90..90; coordinate differences
+ *     above 1e-150 degrees, far below any survey's precision), not one
+ *     blurred by rounding.
  *   - Where footprints overlap (bad data), the point goes to the footprint
  *     with the smallest code (byte order); footprints are kept in code order.
  *   - A point inside no footprint gets "none", or on request the footprint
@@ -159,8 +161,9 @@ void fp_open_opts_init(fp_open_opts *opts);
 
 /* Opens footprints from any OGR vector source (GeoJSON, GeoPackage,
  * Shapefile, FlatGeobuf, CSV with WKT, ...) in any CRS PROJ knows.  Every
- * feature with a (Multi)Polygon geometry and a non-empty code becomes a
- * footprint; features sharing a code are merged.  Fails with FP_EIO,
+ * feature with a polygonal geometry (curves are linearised) and a
+ * non-empty code becomes a footprint; features sharing a code are merged
+ * (unioned with GEOS).  Fails with FP_EIO,
  * FP_EFORMAT (no polygons, corrupt), FP_EFIELD, FP_ECRS or FP_ENOTFOUND. */
 int fp_layer_open(fp_ctx *ctx, const char *path, const fp_open_opts *opts,
                   fp_layer **out);
@@ -174,9 +177,12 @@ void fp_builder_free(fp_builder *b);
 /* Starts (or, for a code already added, continues) a footprint. */
 int fp_builder_add_footprint(fp_builder *b, const char *code,
                              const char *name);
-/* Adds a ring to the current footprint: n points as lon,lat pairs.  The
- * ring is closed if it is not already; rings with fewer than three distinct
- * points are dropped (they enclose nothing).  Orientation is free. */
+/* Adds a ring to the current footprint: n points as lon,lat pairs (within
+ * -180..180, -90..90).  The ring is closed if it is not already; rings with
+ * fewer than three distinct points are dropped (they enclose nothing).
+ * Orientation is free.  A footprint is the even-odd interior of all its
+ * rings: rings added under one code must not overlap (fp_layer_open
+ * unions such parts first). */
 int fp_builder_add_ring(fp_builder *b, const double *lonlat, size_t n);
 /* Builds the layer (opts NULL = defaults).  The builder may be freed
  * afterwards; it is spent either way. */
@@ -250,12 +256,44 @@ typedef struct fp_edition {
     const char *attribution; /* the Open Government Licence attribution
                                 every output showing these boundaries
                                 must carry */
+    const char *members;     /* "" for a boundary file; else the membership
+                                table ("members/icp.csv") whose rows define
+                                each footprint as a union of member areas */
 } fp_edition;
 
-/* Parses a catalogue from text (CSV with the header above); `source`
- * names it in error messages ("editions.csv: row 4: ..."). */
+/* A row of a membership table: footprint `code` includes the area of
+ * footprint `member_code` of edition `member_edition`, intersected with
+ * `clip_code` of `clip_edition` when those are not empty.  Dates are the
+ * footprint's own validity ("" = unbounded); `source` cites the fact. */
+typedef struct fp_member {
+    const char *code, *name, *ods_code;
+    const char *member_edition, *member_code;
+    const char *clip_edition, *clip_code;
+    const char *valid_from, *valid_to;
+    const char *source;
+} fp_member;
+
+/* A status a footprint held over a period: "stp", "acs-candidate", "ics",
+ * "icb" (geodata/status.csv). */
+typedef struct fp_status_fact {
+    const char *code, *edition, *status, *valid_from, *valid_to, *source;
+} fp_status_fact;
+
+/* The parent (an NHS region) of a footprint over a period
+ * (geodata/parents.csv). */
+typedef struct fp_parent {
+    const char *child_code, *child_edition, *parent_code, *parent_name;
+    const char *parent_level, *valid_from, *valid_to, *source;
+} fp_parent;
+
+/* Parses a catalogue from text: editions.csv alone, or a bundle of files
+ * ("@@file NAME LENGTH\n" + LENGTH bytes + "\n", repeated) holding
+ * editions.csv and the membership tables, status.csv and parents.csv it
+ * uses.  `source` names it in error messages ("editions.csv: line 4: ..."). */
 int fp_catalogue_parse(fp_ctx *ctx, const char *text, size_t len,
                        const char *source, fp_catalogue **out);
+/* Loads editions.csv and, from the same directory, the membership tables
+ * it names and status.csv / parents.csv when present. */
 int fp_catalogue_load(fp_ctx *ctx, const char *path, fp_catalogue **out);
 void fp_catalogue_free(fp_catalogue *cat);
 size_t fp_catalogue_count(const fp_catalogue *cat);
@@ -266,9 +304,36 @@ const fp_edition *fp_catalogue_find(const fp_catalogue *cat, const char *id);
 const fp_edition *fp_catalogue_valid_on(const fp_catalogue *cat,
                                         const char *level, const char *date);
 
-/* Opens an edition's boundary file below data_dir. */
+/* Membership rows of an edition (0 for boundary-file editions). */
+size_t fp_catalogue_member_count(const fp_catalogue *cat, const fp_edition *ed);
+const fp_member *fp_catalogue_member(const fp_catalogue *cat,
+                                     const fp_edition *ed, size_t i);
+/* The first membership row of footprint `code` in any membership edition
+ * valid on `date` (NULL date: any), or NULL. */
+const fp_member *fp_catalogue_footprint_row(const fp_catalogue *cat,
+                                            const char *edition,
+                                            const char *code);
+
+size_t fp_catalogue_status_count(const fp_catalogue *cat);
+const fp_status_fact *fp_catalogue_status_get(const fp_catalogue *cat, size_t i);
+size_t fp_catalogue_parent_count(const fp_catalogue *cat);
+const fp_parent *fp_catalogue_parent_get(const fp_catalogue *cat, size_t i);
+/* The parent of `code` valid on `date`, or NULL. */
+const fp_parent *fp_catalogue_parent_on(const fp_catalogue *cat,
+                                        const char *code, const char *date);
+/* Is `date` within [from, to] ("" bounds are open)? */
+int fp_date_within(const char *date, const char *from, const char *to);
+
+/* Opens an edition's boundary file below data_dir (boundary-file editions
+ * only; membership editions need their catalogue: fp_catalogue_open). */
 int fp_edition_open(fp_ctx *ctx, const fp_edition *ed, const char *data_dir,
                     const fp_index_opts *index, fp_layer **out);
+/* Opens any edition of `cat`: a boundary file, or for a membership
+ * edition the union (GEOS) of each footprint's member areas, read from
+ * their editions' files below data_dir. */
+int fp_catalogue_open(fp_ctx *ctx, const fp_catalogue *cat, const char *id,
+                      const char *data_dir, const fp_index_opts *index,
+                      fp_layer **out);
 
 /* ------------------------------------------------------------------ */
 /* Atlas: every edition compiled into one memory-mapped file            */

@@ -114,6 +114,17 @@ int fp__index_build(fp_ctx *ctx, fp_layer *L, const fp_index_opts *o);
 /* The exact text a catalogue was parsed from (owned by it). */
 void fp__catalogue_text(const fp_catalogue *cat, const char **text, size_t *len);
 
+/* ---- import side (open.c) ---- */
+
+/* Calls fn with each polygon feature of an edition's file: code, name and
+ * an OGRGeometryH in WGS84 (borrowed: clone it to keep it). */
+int fp__edition_geometries(fp_ctx *ctx, const fp_edition *ed, const char *data_dir,
+                           int (*fn)(void *arg, const char *code, const char *name,
+                                     void *ogr_geom),
+                           void *arg);
+/* Adds an OGR (Multi)Polygon's rings (WGS84) to the current footprint. */
+int fp__builder_add_ogr(fp_builder *b, fp_ctx *ctx, const char *what, void *ogr_geom);
+
 /* ---- atlas (atlas.c) ---- */
 
 /* A 64-bit checksum (not cryptographic: it catches corruption). */

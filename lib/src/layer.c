@@ -96,9 +96,15 @@ int fp_builder_add_ring(fp_builder *b, const double *xy, size_t n)
     if (b->failed) return b->failed;
     if (!b->nfeats)
         return bfail(b, FP_EINVAL, "ring added before any footprint");
-    for (size_t i = 0; i < 2 * n; i++)
+    for (size_t i = 0; i < 2 * n; i++) {
         if (!isfinite(xy[i]))
             return bfail(b, FP_EINVAL, "ring with a non-finite coordinate");
+        /* Layers hold longitude/latitude; anything else is a CRS mistake
+         * (and would overflow the grid's arithmetic). */
+        if (fabs(xy[i]) > (i % 2 ? 90.0 : 180.0))
+            return bfail(b, FP_EINVAL,
+                         "ring coordinate out of longitude/latitude range");
+    }
     /* Drop repeated consecutive points; count the distinct ones. */
     size_t need = b->npts + n + 1;
     if (need > UINT32_MAX / 2)
@@ -272,10 +278,12 @@ int fp_builder_build(fp_builder *b, const fp_index_opts *opts,
         return fp__error(ctx, FP_EINVAL, "unknown index kind %d", o.kind);
     if (o.kind == FP_INDEX_GRID &&
         (o.root_bits < 4 || o.root_bits > 12 || o.max_depth < 0 ||
-         o.max_depth > 10 || o.leaf_edges < 1))
+         o.max_depth > 10 || o.leaf_edges < 1 ||
+         o.root_bits + FP_SUB_BITS * o.max_depth > 30))
         return fp__error(ctx, FP_EINVAL,
                          "index options out of range (root_bits 4..12, "
-                         "max_depth 0..10, leaf_edges >= 1)");
+                         "max_depth 0..10, root_bits + 2 * max_depth <= 30, "
+                         "leaf_edges >= 1)");
 
     fp__clear(ctx);
     const fp_allocator *a = &b->alloc;

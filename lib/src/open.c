@@ -4,6 +4,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -38,9 +39,16 @@ static void CPL_STDCALL on_gdal_error(CPLErr cls, CPLErrorNum no,
         snprintf(c->msg, sizeof c->msg, "%s", msg);
 }
 
-typedef struct opener {
+typedef struct opener opener;
+/* Called with each polygon feature, its geometry already in WGS84. */
+typedef int (*feature_fn)(opener *o, const char *code, const char *name,
+                          OGRGeometryH g, long fid);
+
+struct opener {
     fp_ctx *ctx;
     const char *path;
+    feature_fn each;
+    void *arg;
     capture cap;
     GDALDatasetH ds;
     OGRCoordinateTransformationH ct;
@@ -48,7 +56,7 @@ typedef struct opener {
     fp_builder *b;
     double *xy;
     size_t xycap;
-} opener;
+};
 
 static int add_polygon(opener *o, OGRGeometryH poly, long fid)
 {
@@ -113,7 +121,7 @@ static int detect_field(OGRFeatureDefnH defn, const char *suffix,
     return found;
 }
 
-static int open_layer(opener *o, const fp_open_opts *opts, fp_layer **out)
+static int read_features(opener *o, const fp_open_opts *opts)
 {
     fp_ctx *ctx = o->ctx;
     /* Plain files get a plain-words error; GDAL's virtual paths
@@ -150,6 +158,8 @@ static int open_layer(opener *o, const fp_open_opts *opts, fp_layer **out)
     int icode, iname;
     if (opts->code_field && *opts->code_field) {
         icode = OGR_FD_GetFieldIndex(defn, opts->code_field);
+        if (icode < 0 && OGR_L_GetFeatureCount(lyr, 1) == 0)
+            return fp__error(ctx, FP_EFORMAT, "%s: no polygon features (no features at all)", o->path);
         if (icode < 0)
             return fp__error(ctx, FP_EFIELD, "%s: no field '%s' (fields: %s)",
                              o->path, opts->code_field,
@@ -200,22 +210,33 @@ static int open_layer(opener *o, const fp_open_opts *opts, fp_layer **out)
                              o->path, o->cap.msg[0] ? ": " : "", o->cap.msg);
     }
 
-    int rc = fp_builder_new(ctx, &o->b);
-    if (rc) return rc;
+    int rc;
     OGR_L_ResetReading(lyr);
     OGRFeatureH feat;
     long nfeat = 0, npoly = 0;
     while ((feat = OGR_L_GetNextFeature(lyr)) != NULL) {
         long fid = (long)OGR_F_GetFID(feat);
         nfeat++;
-        OGRGeometryH g = OGR_F_GetGeometryRef(feat);
+        OGRGeometryH g = OGR_F_GetGeometryRef(feat), owned = NULL;
         OGRwkbGeometryType t = g ? wkbFlatten(OGR_G_GetGeometryType(g)) : wkbNone;
+        /* Curves (CurvePolygon, MultiSurface) and collections holding
+         * polygons become plain MultiPolygons: every OGR source counts. */
+        if (g && t != wkbPolygon && t != wkbMultiPolygon &&
+            (t == wkbCurvePolygon || t == wkbMultiSurface || t == wkbGeometryCollection)) {
+            owned = OGR_G_HasCurveGeometry(g, TRUE) ? OGR_G_GetLinearGeometry(g, 0, NULL)
+                                                    : OGR_G_Clone(g);
+            if (owned) owned = OGR_G_ForceToMultiPolygon(owned);
+            g = owned;
+            t = g ? wkbFlatten(OGR_G_GetGeometryType(g)) : wkbNone;
+            if (t == wkbMultiPolygon && OGR_G_GetGeometryCount(g) == 0) t = wkbNone;
+        }
         /* GetFieldAsString returns a buffer the next call reuses (for
          * non-string fields): copy the code before asking for the name. */
         char code[256] = "";
         if (OGR_F_IsFieldSetAndNotNull(feat, icode))
             snprintf(code, sizeof code, "%s", OGR_F_GetFieldAsString(feat, icode));
         if ((t != wkbPolygon && t != wkbMultiPolygon) || !*code) {
+            if (owned) OGR_G_DestroyGeometry(owned);
             OGR_F_Destroy(feat);
             continue;
         }
@@ -227,18 +248,12 @@ static int open_layer(opener *o, const fp_open_opts *opts, fp_layer **out)
                            "%s: feature %ld: coordinates do not transform to "
                            "WGS84 (wrong CRS?)%s%s", o->path, fid,
                            o->cap.msg[0] ? ": " : "", o->cap.msg);
+            if (owned) OGR_G_DestroyGeometry(owned);
             OGR_F_Destroy(feat);
             return rc;
         }
-        rc = fp_builder_add_footprint(o->b, code, name);
-        if (!rc) {
-            if (t == wkbPolygon) {
-                rc = add_polygon(o, g, fid);
-            } else {
-                for (int k = 0; k < OGR_G_GetGeometryCount(g) && !rc; k++)
-                    rc = add_polygon(o, OGR_G_GetGeometryRef(g, k), fid);
-            }
-        }
+        rc = o->each(o, code, name, g, fid);
+        if (owned) OGR_G_DestroyGeometry(owned);
         OGR_F_Destroy(feat);
         if (rc) return rc;
         npoly++;
@@ -249,29 +264,135 @@ static int open_layer(opener *o, const fp_open_opts *opts, fp_layer **out)
         return fp__error(ctx, FP_EFORMAT,
                          "%s: no polygon features with a code (%ld features "
                          "read)", o->path, nfeat);
+    return FP_OK;
+}
+
+/* Adds a feature's polygons to the builder: the plain opener's callback. */
+static int add_feature(opener *o, const char *code, const char *name,
+                       OGRGeometryH g, long fid)
+{
+    int rc = fp_builder_add_footprint(o->b, code, name);
+    if (rc) return rc;
+    if (wkbFlatten(OGR_G_GetGeometryType(g)) == wkbPolygon) return add_polygon(o, g, fid);
+    for (int k = 0; k < OGR_G_GetGeometryCount(g) && !rc; k++)
+        rc = add_polygon(o, OGR_G_GetGeometryRef(g, k), fid);
+    return rc;
+}
+
+/* Features are gathered first: a code that occurs more than once (a
+ * footprint split over several features) is dissolved with GEOS, so
+ * overlapping or repeated parts never cancel out under even-odd. */
+typedef struct gathered {
+    char *code, *name;
+    OGRGeometryH g;
+} gathered;
+
+typedef struct gather {
+    const fp_allocator *a;
+    gathered *v;
+    size_t n, cap;
+} gather;
+
+static int gather_feature(opener *o, const char *code, const char *name,
+                          OGRGeometryH g, long fid)
+{
+    (void)fid;
+    gather *s = o->arg;
+    if (fp__grow(s->a, (void **)&s->v, &s->cap, s->n + 1, sizeof *s->v))
+        return fp__error(o->ctx, FP_ENOMEM, "%s: out of memory", o->path);
+    gathered *e = &s->v[s->n];
+    e->code = fp__strdup(s->a, code);
+    e->name = fp__strdup(s->a, name);
+    e->g = OGR_G_Clone(g);
+    if (!e->code || !e->name || !e->g) {
+        fp__free(s->a, e->code);
+        fp__free(s->a, e->name);
+        if (e->g) OGR_G_DestroyGeometry(e->g);
+        return fp__error(o->ctx, FP_ENOMEM, "%s: out of memory", o->path);
+    }
+    s->n++;
+    return FP_OK;
+}
+
+static int cmp_gathered(const void *x, const void *y)
+{
+    const gathered *a = *(const gathered *const *)x, *b = *(const gathered *const *)y;
+    int c = strcmp(a->code, b->code);
+    return c ? c : (a < b ? -1 : a > b);
+}
+
+static int build_layer(opener *o, const fp_open_opts *opts, fp_layer **out)
+{
+    gather s = {&o->ctx->alloc, NULL, 0, 0};
+    gathered **order = NULL;
+    o->each = gather_feature;
+    o->arg = &s;
+    int rc = fp_builder_new(o->ctx, &o->b);
+    if (!rc) rc = read_features(o, opts);
+    if (!rc) {
+        order = fp__malloc(s.a, (s.n + 1) * sizeof *order);
+        if (!order) rc = fp__error(o->ctx, FP_ENOMEM, "%s: out of memory", o->path);
+    }
+    if (!rc) {
+        for (size_t i = 0; i < s.n; i++) order[i] = &s.v[i];
+        qsort(order, s.n, sizeof *order, cmp_gathered);
+    }
+    for (size_t i = 0; i < s.n && !rc; ) {
+        size_t j = i + 1;
+        while (j < s.n && strcmp(order[j]->code, order[i]->code) == 0) j++;
+        OGRGeometryH g = order[i]->g, merged = NULL;
+        if (j - i > 1) {
+            OGRGeometryH mp = OGR_G_CreateGeometry(wkbMultiPolygon);
+            for (size_t k = i; k < j; k++) {
+                OGRGeometryH part = order[k]->g;
+                if (wkbFlatten(OGR_G_GetGeometryType(part)) == wkbPolygon)
+                    OGR_G_AddGeometry(mp, part);
+                else
+                    for (int q = 0; q < OGR_G_GetGeometryCount(part); q++)
+                        OGR_G_AddGeometry(mp, OGR_G_GetGeometryRef(part, q));
+            }
+            merged = OGR_G_UnionCascaded(mp);
+            OGR_G_DestroyGeometry(mp);
+            if (!merged) {
+                rc = fp__error(o->ctx, FP_EFORMAT,
+                               "%s: footprint %s: its %zu features could not be "
+                               "merged%s%s", o->path, order[i]->code, j - i,
+                               o->cap.msg[0] ? ": " : "", o->cap.msg);
+                break;
+            }
+            g = merged;
+        }
+        rc = add_feature(o, order[i]->code, order[i]->name, g, 0);
+        if (merged) OGR_G_DestroyGeometry(merged);
+        i = j;
+    }
+    for (size_t i = 0; i < s.n; i++) {
+        fp__free(s.a, s.v[i].code);
+        fp__free(s.a, s.v[i].name);
+        OGR_G_DestroyGeometry(s.v[i].g);
+    }
+    fp__free(s.a, s.v);
+    fp__free(s.a, order);
+    if (rc) return rc;
     rc = fp_builder_build(o->b, &opts->index, out);
     if (rc) {
         char msg[FP_ERRMSG_MAX];
-        snprintf(msg, sizeof msg, "%s", fp_ctx_errmsg(ctx));
-        return fp__error(ctx, rc, "%s: %s", o->path, msg);
+        snprintf(msg, sizeof msg, "%s", fp_ctx_errmsg(o->ctx));
+        return fp__error(o->ctx, rc, "%s: %s", o->path, msg);
     }
     return FP_OK;
 }
 
-int fp_layer_open(fp_ctx *ctx, const char *path, const fp_open_opts *opts,
-                  fp_layer **out)
+/* Sets up GDAL (error capture, CRS) around `body`, then tears it down. */
+static int with_source(fp_ctx *ctx, const char *path, const fp_open_opts *opts,
+                       feature_fn each, void *arg, fp_layer **out)
 {
-    *out = NULL;
-    fp__clear(ctx);
-    fp_open_opts defaults;
-    if (!opts) {
-        fp_open_opts_init(&defaults);
-        opts = &defaults;
-    }
     opener o;
     memset(&o, 0, sizeof o);
     o.ctx = ctx;
     o.path = path;
+    o.each = each;
+    o.arg = arg;
     /* Handler first: nothing GDAL says, even while registering drivers,
      * reaches stderr. */
     CPLPushErrorHandlerEx(on_gdal_error, &o.cap);
@@ -285,7 +406,7 @@ int fp_layer_open(fp_ctx *ctx, const char *path, const fp_open_opts *opts,
         else
             OSRSetAxisMappingStrategy(o.override, OAMS_TRADITIONAL_GIS_ORDER);
     }
-    if (!rc) rc = open_layer(&o, opts, out);
+    if (!rc) rc = out ? build_layer(&o, opts, out) : read_features(&o, opts);
     if (o.ct) OCTDestroyCoordinateTransformation(o.ct);
     if (o.dst) OSRDestroySpatialReference(o.dst);
     if (o.override) OSRDestroySpatialReference(o.override);
@@ -296,9 +417,84 @@ int fp_layer_open(fp_ctx *ctx, const char *path, const fp_open_opts *opts,
     return rc;
 }
 
+int fp_layer_open(fp_ctx *ctx, const char *path, const fp_open_opts *opts,
+                  fp_layer **out)
+{
+    *out = NULL;
+    fp__clear(ctx);
+    fp_open_opts defaults;
+    if (!opts) {
+        fp_open_opts_init(&defaults);
+        opts = &defaults;
+    }
+    return with_source(ctx, path, opts, add_feature, NULL, out);
+}
+
+/* Hands each (code, name, WGS84 geometry) of an edition's file to fn. */
+typedef struct geom_cb {
+    int (*fn)(void *arg, const char *code, const char *name, void *ogr_geom);
+    void *arg;
+} geom_cb;
+
+static int call_geom(opener *o, const char *code, const char *name,
+                     OGRGeometryH g, long fid)
+{
+    (void)fid;
+    const geom_cb *cb = o->arg;
+    return cb->fn(cb->arg, code, name, g);
+}
+
+int fp__edition_geometries(fp_ctx *ctx, const fp_edition *ed, const char *data_dir,
+                           int (*fn)(void *arg, const char *code, const char *name,
+                                     void *ogr_geom),
+                           void *arg)
+{
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s/%s", data_dir, ed->path);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return fp__error(ctx, FP_EINVAL, "data directory path too long");
+    fp_open_opts o;
+    fp_open_opts_init(&o);
+    o.layer = ed->layer;
+    o.code_field = ed->code_field;
+    o.name_field = ed->name_field;
+    geom_cb cb = {fn, arg};
+    return with_source(ctx, path, &o, call_geom, &cb, NULL);
+}
+
+/* For the dissolver: adds an OGR (Multi)Polygon's rings to a builder. */
+int fp__builder_add_ogr(fp_builder *b, fp_ctx *ctx, const char *what, void *ogr_geom)
+{
+    opener o;
+    memset(&o, 0, sizeof o);
+    o.ctx = ctx;
+    o.path = what;
+    o.b = b;
+    OGRGeometryH g = ogr_geom;
+    int rc = FP_OK;
+    OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
+    if (t == wkbPolygon) {
+        rc = add_polygon(&o, g, 0);
+    } else {
+        for (int k = 0; k < OGR_G_GetGeometryCount(g) && !rc; k++) {
+            OGRGeometryH part = OGR_G_GetGeometryRef(g, k);
+            if (wkbFlatten(OGR_G_GetGeometryType(part)) == wkbPolygon)
+                rc = add_polygon(&o, part, 0);
+        }
+    }
+    fp__free(&ctx->alloc, o.xy);
+    return rc;
+}
+
 int fp_edition_open(fp_ctx *ctx, const fp_edition *ed, const char *data_dir,
                     const fp_index_opts *index, fp_layer **out)
 {
+    if (ed->members && *ed->members) {
+        *out = NULL;
+        return fp__error(ctx, FP_EINVAL,
+                         "edition %s is built from members: open it through "
+                         "its catalogue", ed->id);
+    }
     char path[4096];
     *out = NULL;
     int n = snprintf(path, sizeof path, "%s/%s", data_dir, ed->path);

@@ -1,0 +1,202 @@
+/*
+ * Footprints defined by membership: each footprint is the union of its
+ * member areas (a member edition's footprint, optionally intersected with
+ * another's), computed by GEOS through OGR.  Members from one boundary
+ * file share their edges vertex for vertex, so the union dissolves them
+ * cleanly and sibling footprints keep exactly the same shared edges.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <cpl_error.h>
+#include <ogr_api.h>
+
+#include "internal.h"
+
+typedef struct geo {
+    char *code;
+    OGRGeometryH g;
+} geo;
+
+typedef struct geoset {
+    const fp_edition *ed;
+    const fp_allocator *a;
+    geo *v;
+    size_t n, cap;
+} geoset;
+
+static int collect(void *arg, const char *code, const char *name, void *g)
+{
+    (void)name;
+    geoset *s = arg;
+    if (fp__grow(s->a, (void **)&s->v, &s->cap, s->n + 1, sizeof *s->v)) return FP_ENOMEM;
+    s->v[s->n].code = fp__strdup(s->a, code);
+    s->v[s->n].g = OGR_G_Clone((OGRGeometryH)g);
+    if (!s->v[s->n].code || !s->v[s->n].g) {
+        fp__free(s->a, s->v[s->n].code);
+        if (s->v[s->n].g) OGR_G_DestroyGeometry(s->v[s->n].g);
+        return FP_ENOMEM;
+    }
+    s->n++;
+    return FP_OK;
+}
+
+static OGRGeometryH lookup(const geoset *s, const char *code)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i].code, code) == 0) return s->v[i].g;
+    return NULL;
+}
+
+static void free_set(geoset *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        fp__free(s->a, s->v[i].code);
+        OGR_G_DestroyGeometry(s->v[i].g);
+    }
+    fp__free(s->a, s->v);
+}
+
+typedef struct capture {
+    char msg[256];
+} capture;
+
+static void CPL_STDCALL on_error(CPLErr cls, CPLErrorNum no, const char *msg)
+{
+    (void)no;
+    capture *c = CPLGetErrorHandlerUserData();
+    if (c && cls >= CE_Failure && !c->msg[0]) snprintf(c->msg, sizeof c->msg, "%s", msg);
+}
+
+/* Polygons of g (any type) appended to the MultiPolygon mp. */
+static void add_polygons(OGRGeometryH mp, OGRGeometryH g)
+{
+    OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
+    if (t == wkbPolygon) {
+        OGR_G_AddGeometry(mp, g);
+    } else if (t == wkbMultiPolygon || t == wkbGeometryCollection) {
+        for (int k = 0; k < OGR_G_GetGeometryCount(g); k++)
+            add_polygons(mp, OGR_G_GetGeometryRef(g, k));
+    }
+}
+
+static geoset *set_for(fp_ctx *ctx, geoset *sets, size_t *nsets, size_t max,
+                       const fp_catalogue *cat, const char *id, const char *data_dir,
+                       int *rc)
+{
+    for (size_t i = 0; i < *nsets; i++)
+        if (strcmp(sets[i].ed->id, id) == 0) return &sets[i];
+    const fp_edition *ed = fp_catalogue_find(cat, id);
+    if (!ed || *nsets == max) {
+        *rc = fp__error(ctx, FP_EFORMAT, "member edition '%s' cannot be read", id);
+        return NULL;
+    }
+    geoset *s = &sets[(*nsets)++];
+    memset(s, 0, sizeof *s);
+    s->ed = ed;
+    s->a = &ctx->alloc;
+    *rc = fp__edition_geometries(ctx, ed, data_dir, collect, s);
+    if (*rc == FP_ENOMEM) fp__error(ctx, FP_ENOMEM, "out of memory");
+    return *rc ? NULL : s;
+}
+
+int fp_catalogue_open(fp_ctx *ctx, const fp_catalogue *cat, const char *id,
+                      const char *data_dir, const fp_index_opts *index,
+                      fp_layer **out)
+{
+    *out = NULL;
+    fp__clear(ctx);
+    const fp_edition *ed = fp_catalogue_find(cat, id);
+    if (!ed) return fp__error(ctx, FP_ENOTFOUND, "no edition '%s' in the catalogue", id);
+    if (!ed->members || !*ed->members) return fp_edition_open(ctx, ed, data_dir, index, out);
+    size_t nrows = fp_catalogue_member_count(cat, ed);
+    if (!nrows)
+        return fp__error(ctx, FP_EFORMAT,
+                         "edition %s: its membership table %s was not loaded with "
+                         "the catalogue", id, ed->members);
+    enum { MAXSETS = 8 };
+    geoset sets[MAXSETS];
+    size_t nsets = 0;
+    int rc = FP_OK;
+    fp_builder *b = NULL;
+    capture cap = {{0}};
+    CPLPushErrorHandlerEx(on_error, &cap);
+    for (size_t r = 0; r < nrows && !rc; r++) {
+        const fp_member *m = fp_catalogue_member(cat, ed, r);
+        if (!set_for(ctx, sets, &nsets, MAXSETS, cat, m->member_edition, data_dir, &rc))
+            break;
+        if (*m->clip_edition &&
+            !set_for(ctx, sets, &nsets, MAXSETS, cat, m->clip_edition, data_dir, &rc))
+            break;
+    }
+    if (!rc) rc = fp_builder_new(ctx, &b);
+    /* Footprints in the order their first row appears. */
+    for (size_t r = 0; r < nrows && !rc; r++) {
+        const fp_member *first = fp_catalogue_member(cat, ed, r);
+        int seen = 0;
+        for (size_t q = 0; q < r && !seen; q++)
+            seen = strcmp(fp_catalogue_member(cat, ed, q)->code, first->code) == 0;
+        if (seen) continue;
+        OGRGeometryH mp = OGR_G_CreateGeometry(wkbMultiPolygon);
+        size_t parts = 0;
+        for (size_t q = r; q < nrows && !rc; q++) {
+            const fp_member *m = fp_catalogue_member(cat, ed, q);
+            if (strcmp(m->code, first->code) != 0) continue;
+            geoset *ms = set_for(ctx, sets, &nsets, MAXSETS, cat, m->member_edition,
+                                 data_dir, &rc);
+            OGRGeometryH g = ms ? lookup(ms, m->member_code) : NULL;
+            if (!g) {
+                rc = fp__error(ctx, FP_EFORMAT,
+                               "%s: footprint %s: member %s is not in edition %s",
+                               ed->members, m->code, m->member_code, m->member_edition);
+                break;
+            }
+            OGRGeometryH part = NULL;
+            if (*m->clip_edition) {
+                geoset *cs = set_for(ctx, sets, &nsets, MAXSETS, cat, m->clip_edition,
+                                     data_dir, &rc);
+                OGRGeometryH c = cs ? lookup(cs, m->clip_code) : NULL;
+                if (!c) {
+                    rc = fp__error(ctx, FP_EFORMAT,
+                                   "%s: footprint %s: clip %s is not in edition %s",
+                                   ed->members, m->code, m->clip_code, m->clip_edition);
+                    break;
+                }
+                part = OGR_G_Intersection(g, c);
+                if (!part) {
+                    rc = fp__error(ctx, FP_EFORMAT,
+                                   "%s: footprint %s: GEOS could not intersect %s "
+                                   "with %s%s%s", ed->members, m->code, m->member_code,
+                                   m->clip_code, cap.msg[0] ? ": " : "", cap.msg);
+                    break;
+                }
+                add_polygons(mp, part);
+                OGR_G_DestroyGeometry(part);
+            } else {
+                add_polygons(mp, g);
+            }
+            parts++;
+        }
+        if (rc) {
+            OGR_G_DestroyGeometry(mp);
+            break;
+        }
+        /* One whole member needs no union: keep its vertices as they are. */
+        OGRGeometryH u = parts == 1 && !*first->clip_edition ? mp : OGR_G_UnionCascaded(mp);
+        if (!u) {
+            rc = fp__error(ctx, FP_EFORMAT, "%s: footprint %s: GEOS union failed%s%s",
+                           ed->members, first->code, cap.msg[0] ? ": " : "", cap.msg);
+            OGR_G_DestroyGeometry(mp);
+            break;
+        }
+        rc = fp_builder_add_footprint(b, first->code, first->name);
+        if (!rc) rc = fp__builder_add_ogr(b, ctx, ed->members, u);
+        if (u != mp) OGR_G_DestroyGeometry(u);
+        OGR_G_DestroyGeometry(mp);
+    }
+    if (!rc) rc = fp_builder_build(b, index, out);
+    fp_builder_free(b);
+    for (size_t i = 0; i < nsets; i++) free_set(&sets[i]);
+    CPLPopErrorHandler();
+    return rc;
+}
