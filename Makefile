@@ -101,9 +101,16 @@ $(BUILD)/obj/cli/catalogue_embed.o: $(BUILD)/gen/catalogue_embed.c
 	@mkdir -p $(@D)
 	$(QUIET_CC)$(CC) $(FP_CFLAGS) -c $< -o $@
 
-# The catalogue is compiled in, so the CLI works from the build tree and
-# after install alike; --catalogue FILE overrides it.
-$(BUILD)/gen/catalogue_embed.c: geodata/editions.csv scripts/embed.sh
+# The catalogue (editions, membership tables, status and parent facts) is
+# compiled in as one bundle, so the CLI works from the build tree and after
+# install alike; --catalogue FILE overrides it.
+CATALOGUE_FILES := geodata/editions.csv $(wildcard geodata/members/*.csv) \
+                   $(wildcard geodata/status.csv geodata/parents.csv)
+$(BUILD)/gen/catalogue.bundle: $(CATALOGUE_FILES) scripts/bundle.sh
+	@mkdir -p $(@D)
+	$(QUIET_GEN)sh scripts/bundle.sh geodata > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/catalogue_embed.c: $(BUILD)/gen/catalogue.bundle scripts/embed.sh
 	@mkdir -p $(@D)
 	$(QUIET_GEN)sh scripts/embed.sh fp_cli_catalogue $< > $@.tmp && mv $@.tmp $@
 
@@ -183,8 +190,10 @@ install: all
 	ln -sf libfootprint.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf libfootprint.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libfootprint.so
 	install -m 644 lib/include/footprint.h $(DESTDIR)$(INCLUDEDIR)/footprint.h
+	install -d $(DESTDIR)$(DATAROOTDIR)/footprint/members
 	install -m 644 geodata/editions.csv geodata/sources.csv geodata/README.md \
-	    $(DESTDIR)$(DATAROOTDIR)/footprint/
+	    geodata/status.csv geodata/parents.csv $(DESTDIR)$(DATAROOTDIR)/footprint/
+	install -m 644 geodata/members/*.csv $(DESTDIR)$(DATAROOTDIR)/footprint/members/
 	install -m 755 geodata/fetch $(DESTDIR)$(DATAROOTDIR)/footprint/fetch
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \

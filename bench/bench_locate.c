@@ -144,7 +144,7 @@ int main(int argc, char **argv)
     }
     printf("edition: %s (%zu footprints, %zu vertices)\n", ed->id, fp_layer_count(G),
            fp_layer_vertices(G));
-    printf("index: grid root_bits=%d max_depth=%d leaf_edges=%d, %.1f MB\n",
+    printf("index: grid root_bits=%d max_depth=%d leaf_edges=%d (0 = auto), %.1f MB\n",
            grid.root_bits, grid.max_depth, grid.leaf_edges,
            fp_layer_memory(G) / 1e6);
     printf("points: %zu (read and parsed in %.2f s), %zu inside a footprint\n", n,

@@ -243,8 +243,7 @@ static const fp_layer *open_footprints(fp_ctx *ctx, const fp_catalogue *cat,
     delegate();
     return NULL;
 #else
-    (void)cat;
-    int rc = fp_edition_open(ctx, ed, dir, NULL, &f->owned);
+    int rc = fp_catalogue_open(ctx, cat, ed->id, dir, NULL, &f->owned);
     if (rc) {
         fprintf(stderr, "%s: edition %s: %s\n", prog, ed->id, fp_ctx_errmsg(ctx));
         if (rc == FP_EIO)

@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -536,6 +539,69 @@ static void test_build_failure_keeps_old_atlas(void **state)
     test_ctx_done(ctx);
 }
 
+/* The disk fills up while the atlas is written (a file size limit, so it
+ * works as root too): FP_EIO naming the output, the old atlas untouched,
+ * the temporary file removed. */
+static void test_build_write_failure_keeps_old_atlas(void **state)
+{
+    (void)state;
+    fp_ctx *ctx = test_ctx();
+    fp_catalogue *cat = syn_cat(ctx);
+    const char *data = syn_data("efbig");
+    char out[4200];
+    snprintf(out, sizeof out, "%s", join(data, "footprint.atlas"));
+    const char *const only1[] = {"syn1", NULL};
+    build_ok(ctx, cat, data, only1, NULL, out);
+    size_t n0, n1;
+    unsigned char *old = slurp(out, &n0);
+    assert_true(n0 > 256 * 1024);
+    int entries = count_entries(data);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        signal(SIGXFSZ, SIG_IGN); /* write() fails with EFBIG instead */
+        struct rlimit rl;
+        getrlimit(RLIMIT_FSIZE, &rl);
+        rl.rlim_cur = 128 * 1024;
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(100);
+        fp_ctx *c;
+        fp_catalogue *k;
+        if (fp_ctx_new(&c) ||
+            fp_catalogue_parse(c, syn_catalogue, strlen(syn_catalogue), "syn", &k))
+            _exit(101);
+        int rc = fp_atlas_build(c, k, data, NULL, NULL, out);
+        const char *m = fp_ctx_errmsg(c);
+        if (write(fds[1], m, strlen(m)) < 0) _exit(102);
+        _exit(rc);
+    }
+    close(fds[1]);
+    char msg[1024] = "";
+    ssize_t got = 0, k;
+    while ((k = read(fds[0], msg + got, sizeof msg - 1 - (size_t)got)) > 0) got += k;
+    msg[got > 0 ? got : 0] = '\0';
+    close(fds[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) != FP_EIO)
+        fail_msg("build under a file size limit: status %d (%s), want FP_EIO",
+                 WEXITSTATUS(status), msg);
+    assert_has(msg, out);
+    unsigned char *now = slurp(out, &n1);
+    assert_non_null(now);
+    assert_int_equal(n1, n0);
+    assert_memory_equal(now, old, n0);
+    free(now);
+    free(old);
+    assert_no_tmp(data);
+    assert_int_equal(count_entries(data), entries);
+    fp_catalogue_free(cat);
+    test_ctx_done(ctx);
+}
+
 /* A rebuild does not disturb an atlas that is open: the old mapping keeps
  * answering, a new open sees the new file. */
 static void test_build_replaces_open_atlas(void **state)
@@ -776,6 +842,7 @@ int main(void)
         cmocka_unit_test(test_build_missing_synthetic_file_eio),
         cmocka_unit_test(test_build_unwritable_output_eio),
         cmocka_unit_test(test_build_failure_keeps_old_atlas),
+        cmocka_unit_test(test_build_write_failure_keeps_old_atlas),
         cmocka_unit_test(test_build_replaces_open_atlas),
         cmocka_unit_test(test_build_synthetic_all_editions),
         cmocka_unit_test(test_build_index_options_kept),

@@ -141,7 +141,8 @@ enum fp_index_kind { FP_INDEX_GRID = 0, FP_INDEX_NONE = 1 };
 
 typedef struct fp_index_opts {
     int kind;        /* enum fp_index_kind */
-    int root_bits;   /* top grid is 2^root_bits cells square (4..12) */
+    int root_bits;   /* top grid is 2^root_bits cells square (4..12); 0 =
+                        choose all three from the layer's size (default) */
     int max_depth;   /* levels of 4 x 4 refinement below it (0..10) */
     int leaf_edges;  /* stop refining a cell crossed by this few edges */
 } fp_index_opts;

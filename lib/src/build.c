@@ -37,32 +37,51 @@ int fp_atlas_build(fp_ctx *ctx, const fp_catalogue *cat, const char *data_dir,
     for (size_t i = 0; i < fp_catalogue_count(cat) && !rc; i++) {
         const fp_edition *ed = fp_catalogue_get(cat, i);
         if (!wanted(ed->id, only)) continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", data_dir, ed->path);
-        struct stat st;
-        if (stat(path, &st) != 0) {
-            rc = fp__error(ctx, FP_EIO, "edition %s: %s: %s", ed->id, path,
-                           strerror(errno));
-            break;
+        /* The files this edition is read from: its own, or its members'. */
+        const fp_edition *src[16];
+        size_t nsrc = 0;
+        if (!*ed->members) {
+            src[nsrc++] = ed;
+        } else {
+            for (size_t r = 0; r < fp_catalogue_member_count(cat, ed); r++) {
+                const fp_member *m = fp_catalogue_member(cat, ed, r);
+                const char *ids[2] = {m->member_edition, m->clip_edition};
+                for (int k = 0; k < 2; k++) {
+                    const fp_edition *se = *ids[k] ? fp_catalogue_find(cat, ids[k]) : NULL;
+                    int dup = 0;
+                    for (size_t q = 0; q < nsrc; q++) dup |= src[q] == se;
+                    if (se && !dup && nsrc < 16) src[nsrc++] = se;
+                }
+            }
         }
+        for (size_t q = 0; q < nsrc && !rc; q++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", data_dir, src[q]->path);
+            struct stat st;
+            if (stat(path, &st) != 0) {
+                rc = fp__error(ctx, FP_EIO, "edition %s: %s: %s", ed->id, path,
+                               strerror(errno));
+                break;
+            }
+            /* What it was built from: path, size, mtime (ns). */
+            char line[4400];
+            int k = snprintf(line, sizeof line, "%s\t%lld\t%llu\n", src[q]->path,
+                             (long long)st.st_size,
+                             (unsigned long long)st.st_mtim.tv_sec * 1000000000ull +
+                                 (unsigned long long)st.st_mtim.tv_nsec);
+            if (fp__grow(&ctx->alloc, (void **)&sources, &scap, slen + (size_t)k + 1, 1)) {
+                rc = fp__error(ctx, FP_ENOMEM, "out of memory");
+                break;
+            }
+            memcpy(sources + slen, line, (size_t)k);
+            slen += (size_t)k;
+        }
+        if (rc) break;
         fp_layer *L;
-        rc = fp_edition_open(ctx, ed, data_dir, index, &L);
+        rc = fp_catalogue_open(ctx, cat, ed->id, data_dir, index, &L);
         if (rc) break;
         rc = fp__atlas_add_layer(w, ed->id, L);
         fp_layer_free(L);
-        if (rc) break;
-        /* What it was built from: path, size, mtime (ns). */
-        char line[4400];
-        int k = snprintf(line, sizeof line, "%s\t%lld\t%llu\n", ed->path,
-                         (long long)st.st_size,
-                         (unsigned long long)st.st_mtim.tv_sec * 1000000000ull +
-                             (unsigned long long)st.st_mtim.tv_nsec);
-        if (fp__grow(&ctx->alloc, (void **)&sources, &scap, slen + (size_t)k + 1, 1)) {
-            rc = fp__error(ctx, FP_ENOMEM, "out of memory");
-            break;
-        }
-        memcpy(sources + slen, line, (size_t)k);
-        slen += (size_t)k;
         n++;
     }
     if (!rc && n == 0) rc = fp__error(ctx, FP_EINVAL, "no editions to build");
