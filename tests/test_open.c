@@ -876,6 +876,7 @@ static void test_open_edition_icb2026(void **state)
     /* Index options are passed on. */
     fp_index_opts io;
     fp_index_opts_init(&io);
+    io.root_bits = 9; /* explicit options (0 would choose them all) */
     io.max_depth = 11;
     L = (fp_layer *)&L;
     assert_int_equal(fp_edition_open(ctx, ed, dir, &io, &L), FP_EINVAL);

@@ -297,7 +297,9 @@ int fp_atlas_open(fp_ctx *ctx, const char *path, fp_atlas **out)
 {
     *out = NULL;
     fp__clear(ctx);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO must not hang us waiting for a writer; only
+     * regular files are accepted below anyway. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return fp__error(ctx, FP_EIO, "%s: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
@@ -403,6 +405,7 @@ int fp_atlas_layer(fp_ctx *ctx, const fp_atlas *a, const char *edition,
 {
     char name[NAME_MAX_LEN + 8];
     *out = NULL;
+    fp__clear(ctx);
     snprintf(name, sizeof name, "layer/%s", edition);
     slot *sl = (slot *)find_slot(a, name);
     if (!sl)
