@@ -44,7 +44,7 @@ QUIET_GEN  = @printf '    %-5s %s\n' GEN $@ 1>&2;
 endif
 
 # The point-in-footprint core: no GDAL, PROJ or cairo (checked by a test).
-CORE_SRC := ctx.c predicate.c layer.c index.c locate.c csv.c catalogue.c atlas.c
+CORE_SRC := ctx.c predicate.c layer.c index.c locate.c csv.c catalogue.c atlas.c chain.c
 # The import side: GDAL/OGR and PROJ.
 GEO_SRC  := crs.c open.c build.c dissolve.c
 LIB_OBJ  := $(addprefix $(BUILD)/obj/,$(CORE_SRC:.c=.o) $(GEO_SRC:.c=.o))

@@ -18,6 +18,17 @@
 #include "config.h"
 #include "footprint.h"
 
+/* The chain over layers the CLI supplies (lib/src/chain.c). */
+typedef int (*cli_layer_fn)(void *arg, fp_ctx *ctx, const fp_edition *ed,
+                            const fp_layer **out);
+int fp__chain(fp_ctx *ctx, const fp_catalogue *cat, cli_layer_fn get, void *arg,
+              double lat, double lon, const char *date, double nearest_m,
+              fp_link links[FP_TIER_COUNT]);
+int fp__timeline(fp_ctx *ctx, const fp_catalogue *cat, cli_layer_fn get, void *arg,
+                 double lat, double lon, const char *since, const char *until,
+                 double nearest_m, fp_period *out, size_t max, size_t *n);
+#define fp__cli_chain fp__chain
+
 enum { EXIT_FOUND = 0, EXIT_NOMATCH = 1, EXIT_USAGE = 2, EXIT_DATA = 3 };
 
 extern const unsigned char fp_cli_catalogue[];
@@ -99,6 +110,7 @@ typedef struct common {
     const char *catalogue;
     const char *edition;
     const char *atlas;
+    const char *date;
     int json;
 } common;
 
@@ -259,21 +271,190 @@ static const fp_layer *open_footprints(fp_ctx *ctx, const fp_catalogue *cat,
 #endif
 }
 
+/* Layers for chains and timelines: the atlas's, or (footprint-geo without
+ * an atlas) each edition read from its files once. */
+typedef struct chain_src {
+    fp_atlas *atlas;
+    fp_catalogue *cat;
+    const char *dir;
+    struct {
+        const fp_edition *ed;
+        fp_layer *layer;
+    } cache[32];
+    size_t ncache;
+} chain_src;
+
+#ifndef FP_CLI_LIGHT
+static int file_layer(void *arg, fp_ctx *ctx, const fp_edition *ed, const fp_layer **out)
+{
+    chain_src *cs = arg;
+    for (size_t i = 0; i < cs->ncache; i++)
+        if (cs->cache[i].ed == ed) {
+            *out = cs->cache[i].layer;
+            return FP_OK;
+        }
+    fp_layer *L;
+    int rc = fp_catalogue_open(ctx, cs->cat, ed->id, cs->dir, NULL, &L);
+    if (rc) return rc;
+    if (cs->ncache == sizeof cs->cache / sizeof *cs->cache) {
+        fp_layer_free(L);
+        return FP_ENOMEM;
+    }
+    cs->cache[cs->ncache].ed = ed;
+    cs->cache[cs->ncache++].layer = L;
+    *out = L;
+    return FP_OK;
+}
+#endif
+
+/* Opens what chains need, or hands over to footprint-geo. */
+static void open_chain_src(fp_ctx *ctx, fp_catalogue *cat, const common *c,
+                           chain_src *cs, char *buf, size_t size)
+{
+    char apath[4200];
+    memset(cs, 0, sizeof *cs);
+    cs->cat = cat;
+    cs->dir = data_dir(c, buf, size);
+    if (c->atlas)
+        snprintf(apath, sizeof apath, "%s", c->atlas);
+    else
+        snprintf(apath, sizeof apath, "%s/footprint.atlas", cs->dir);
+    if (c->atlas || access(apath, F_OK) == 0) {
+        if (fp_atlas_open(ctx, apath, &cs->atlas) ||
+            fp_atlas_check(ctx, cs->atlas, cat, c->atlas ? NULL : cs->dir)) {
+            fprintf(stderr, "%s: %s\n", prog, fp_ctx_errmsg(ctx));
+            exit(EXIT_DATA);
+        }
+        return;
+    }
+#ifdef FP_CLI_LIGHT
+    delegate();
+#endif
+}
+
+static void close_chain_src(chain_src *cs)
+{
+    for (size_t i = 0; i < cs->ncache; i++) fp_layer_free(cs->cache[i].layer);
+    fp_atlas_free(cs->atlas);
+}
+
+static int chain_at(fp_ctx *ctx, chain_src *cs, double lat, double lon,
+                    const char *date, double nearest, fp_link *links)
+{
+    if (cs->atlas) return fp_atlas_chain(ctx, cs->atlas, lat, lon, date, nearest, links);
+#ifdef FP_CLI_LIGHT
+    (void)lat, (void)lon, (void)date, (void)nearest, (void)links;
+    return FP_EINVAL; /* unreachable: delegated */
+#else
+    return fp__cli_chain(ctx, cs->cat, file_layer, cs, lat, lon, date, nearest, links);
+#endif
+}
+
+static void check_date(const char *cmd, const char *opt, const char *d)
+{
+    int y, m, dd;
+    char tail;
+    if (strlen(d) != 10 || sscanf(d, "%4d-%2d-%2d%c", &y, &m, &dd, &tail) != 3 ||
+        m < 1 || m > 12 || dd < 1 || dd > 31)
+        die_usage(cmd, "%s: expected a date YYYY-MM-DD, got '%s'", opt, d);
+}
+
+static void print_link_json(const fp_link *k)
+{
+    printf("{\"tier\":\"%s\",\"code\":", fp_tier_name(k->tier));
+    if (!k->code) {
+        printf("null}");
+        return;
+    }
+    json_string(stdout, k->code);
+    printf(",\"name\":");
+    json_string(stdout, k->name);
+    printf(",\"edition\":");
+    if (k->edition) json_string(stdout, k->edition->id); else printf("null");
+    printf(",\"ods_code\":");
+    if (*k->ods_code) json_string(stdout, k->ods_code); else printf("null");
+    printf(",\"status\":");
+    json_string(stdout, k->status);
+    printf(",\"match\":\"%s\"", k->kind == FP_MATCH_NEAREST ? "nearest" : "contained");
+    if (k->kind == FP_MATCH_NEAREST) printf(",\"distance_m\":%.1f", k->distance_m);
+    printf("}");
+}
+
+static void print_link_text(const fp_link *k, const char *prefix)
+{
+    printf("%s%s\t%s\t%s\t%s\t%s\t%s\n", prefix, fp_tier_name(k->tier),
+           k->code ? k->code : "-", k->code ? k->name : "-",
+           k->edition ? k->edition->id : (k->code ? "parent" : "-"),
+           *k->status ? k->status : "-", *k->ods_code ? k->ods_code : "-");
+}
+
+static int which_chain(fp_ctx *ctx, fp_catalogue *cat, const common *c, double lat,
+                       double lon, double nearest)
+{
+    char buf[4096], d[11];
+    chain_src cs;
+    open_chain_src(ctx, cat, c, &cs, buf, sizeof buf);
+    if (c->date)
+        snprintf(d, sizeof d, "%s", c->date);
+    else
+        today(d);
+    fp_link links[FP_TIER_COUNT];
+    int rc = chain_at(ctx, &cs, lat, lon, d, nearest, links);
+    if (rc) {
+        fprintf(stderr, "%s: %s\n", prog, fp_ctx_errmsg(ctx));
+        close_chain_src(&cs);
+        return rc == FP_EINVAL ? EXIT_USAGE : EXIT_DATA;
+    }
+    int found = 0;
+    for (int t = 0; t < FP_TIER_COUNT; t++) found |= links[t].code != NULL;
+    if (c->json) {
+        printf("{\"date\":\"%s\",\"lat\":%.7f,\"lon\":%.7f,\"chain\":[", d, lat, lon);
+        for (int t = 0; t < FP_TIER_COUNT; t++) {
+            if (t) printf(",");
+            print_link_json(&links[t]);
+        }
+        printf("],\"attribution\":[");
+        int first = 1;
+        for (int t = 0; t < FP_TIER_COUNT; t++) {
+            if (!links[t].edition) continue;
+            int dup = 0;
+            for (int u = 0; u < t; u++)
+                dup |= links[u].edition && !strcmp(links[u].edition->attribution,
+                                                   links[t].edition->attribution);
+            if (dup) continue;
+            printf("%s", first ? "" : ",");
+            json_string(stdout, links[t].edition->attribution);
+            first = 0;
+        }
+        printf("]}\n");
+    } else {
+        for (int t = 0; t < FP_TIER_COUNT; t++) print_link_text(&links[t], "");
+    }
+    if (!found)
+        fprintf(stderr, "%s: no footprint covers %.6f, %.6f on %s\n", prog, lat, lon, d);
+    close_chain_src(&cs);
+    return finish_stdout(found ? EXIT_FOUND : EXIT_NOMATCH);
+}
+
 /* ---- which ---- */
 
 static const char which_help[] =
     "Usage: footprint which (--lat LAT --lon LON | --easting E --northing N)\n"
-    "                       [--edition ID] [--nearest METRES] [--json]\n"
-    "                       [--data DIR] [--catalogue FILE]\n"
+    "                       [--date YYYY-MM-DD | --edition ID] [--nearest METRES]\n"
+    "                       [--json] [--data DIR] [--catalogue FILE] [--atlas FILE]\n"
     "\n"
-    "Which footprint covers a point.  Prints the footprint's code and name\n"
-    "(tab-separated), or a JSON object with --json.\n"
+    "Which footprints cover a point.  By default, the whole chain in force on\n"
+    "the date (today unless --date): one line per tier, tab-separated:\n"
+    "tier (region, system, ics, place, sub, la), code, name, edition, status,\n"
+    "ODS code (\"-\" where none).  With --edition, one footprint of that\n"
+    "edition: code and name.  --json gives a JSON object either way.\n"
     "\n"
     "  --lat LAT, --lon LON     WGS84 latitude and longitude (degrees)\n"
     "  --easting E, --northing N\n"
     "                           British National Grid (EPSG:27700), metres\n"
-    "  --edition ID             footprint set (default: the ICB edition in\n"
-    "                           force today; see 'footprint editions')\n"
+    "  --date YYYY-MM-DD        the day the chain is for (default: today)\n"
+    "  --edition ID             one footprint set instead of the chain (see\n"
+    "                           'footprint editions')\n"
     "  --nearest METRES         outside every footprint, answer the nearest\n"
     "                           one within METRES and say how far it is\n"
     "  --json                   JSON output\n"
@@ -288,7 +469,7 @@ static const char which_help[] =
     "Exit status: 0 found, 1 no footprint, 2 usage error, 3 data error.\n";
 
 enum { O_LAT = 256, O_LON, O_EAST, O_NORTH, O_EDITION, O_NEAREST, O_JSON,
-       O_DATA, O_CATALOGUE, O_ATLAS, O_OUT };
+       O_DATA, O_CATALOGUE, O_ATLAS, O_OUT, O_DATE, O_SINCE, O_UNTIL, O_LEVEL };
 
 static const struct option common_opts[] = {
     {"edition", required_argument, 0, O_EDITION},
@@ -319,6 +500,7 @@ static int cmd_which(int argc, char **argv)
         {"easting", required_argument, 0, O_EAST},
         {"northing", required_argument, 0, O_NORTH},
         {"nearest", required_argument, 0, O_NEAREST},
+        {"date", required_argument, 0, O_DATE},
         common_opts[0], common_opts[1], common_opts[2], common_opts[3],
         common_opts[4], common_opts[5], {0, 0, 0, 0}};
     common c = {0};
@@ -334,6 +516,7 @@ static int cmd_which(int argc, char **argv)
         case O_LON: s_lon = optarg; break;
         case O_EAST: s_e = optarg; break;
         case O_NORTH: s_n = optarg; break;
+        case O_DATE: check_date("which ", "--date", optarg); c.date = optarg; break;
         case O_NEAREST:
             nearest = parse_number("which ", "--nearest", optarg);
             if (!(nearest >= 0) || !isfinite(nearest))
@@ -379,6 +562,12 @@ static int cmd_which(int argc, char **argv)
         }
     }
     fp_catalogue *cat = load_catalogue(ctx, &c);
+    if (!c.edition) { /* the whole chain on the date */
+        int st = which_chain(ctx, cat, &c, lat, lon, nearest);
+        fp_catalogue_free(cat);
+        fp_ctx_free(ctx);
+        return st;
+    }
     const fp_edition *ed = pick_edition("which ", cat, &c);
     footprints src;
     const fp_layer *layer = open_footprints(ctx, cat, ed, &c, &src);
@@ -556,6 +745,202 @@ static int cmd_editions(int argc, char **argv)
     return finish_stdout(EXIT_FOUND);
 }
 
+/* ---- timeline ---- */
+
+static const char timeline_help[] =
+    "Usage: footprint timeline --lat LAT --lon LON [--since DATE] [--until DATE]\n"
+    "                          [--nearest METRES] [--json] [--data DIR]\n"
+    "                          [--atlas FILE] [--catalogue FILE]\n"
+    "\n"
+    "Every footprint that covered a point from 2017 to today, one row per\n"
+    "period in which the whole chain stayed the same: from, to (\"-\" = still),\n"
+    "then per tier (region, system, ics, place, sub, la) the code and name\n"
+    "(tab-separated, \"-\" where none).\n"
+    "\n"
+    "  --since DATE     first day (default 2017-02-01, the STP footprints)\n"
+    "  --until DATE     last day (default today)\n"
+    "  --nearest METRES as for 'which'\n"
+    "  --json           JSON output\n"
+    "  -h, --help       this help\n";
+
+static int cmd_timeline(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"lat", required_argument, 0, O_LAT}, {"lon", required_argument, 0, O_LON},
+        {"since", required_argument, 0, O_SINCE}, {"until", required_argument, 0, O_UNTIL},
+        {"nearest", required_argument, 0, O_NEAREST},
+        common_opts[1], common_opts[2], common_opts[3], common_opts[4],
+        common_opts[5], {0, 0, 0, 0}};
+    common c = {0};
+    const char *s_lat = NULL, *s_lon = NULL, *since = "2017-02-01", *until = NULL;
+    double nearest = 0;
+    int o;
+    optind = 1;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (common_opt(o, &c)) continue;
+        switch (o) {
+        case O_LAT: s_lat = optarg; break;
+        case O_LON: s_lon = optarg; break;
+        case O_SINCE: check_date("timeline ", "--since", optarg); since = optarg; break;
+        case O_UNTIL: check_date("timeline ", "--until", optarg); until = optarg; break;
+        case O_NEAREST:
+            nearest = parse_number("timeline ", "--nearest", optarg);
+            if (!(nearest >= 0) || !isfinite(nearest))
+                die_usage("timeline ", "--nearest: expected metres >= 0, got '%s'", optarg);
+            break;
+        case 'h': fputs(timeline_help, stdout); return finish_stdout(EXIT_FOUND);
+        default: bad_option("timeline ", o, argv);
+        }
+    }
+    if (optind < argc) die_usage("timeline ", "unexpected argument '%s'", argv[optind]);
+    if (!s_lat || !s_lon) die_usage("timeline ", "give --lat and --lon");
+    fp_ctx *ctx;
+    if (fp_ctx_new(&ctx)) return EXIT_DATA;
+    double lat = parse_number("timeline ", "--lat", s_lat);
+    double lon = parse_number("timeline ", "--lon", s_lon);
+    if (fp_check_latlon(ctx, lat, lon)) die_usage("timeline ", "%s", fp_ctx_errmsg(ctx));
+    char d[11];
+    today(d);
+    if (!until) until = d;
+    if (strcmp(since, until) > 0) die_usage("timeline ", "--since is after --until");
+    fp_catalogue *cat = load_catalogue(ctx, &c);
+    char buf[4096];
+    chain_src cs;
+    open_chain_src(ctx, cat, &c, &cs, buf, sizeof buf);
+    static fp_period periods[512];
+    size_t n = 0;
+    int rc = cs.atlas ? fp_atlas_timeline(ctx, cs.atlas, lat, lon, since, until, nearest,
+                                          periods, 512, &n)
+#ifdef FP_CLI_LIGHT
+                      : FP_EINVAL;
+#else
+                      : fp__timeline(ctx, cat, file_layer, &cs, lat, lon, since, until,
+                                     nearest, periods, 512, &n);
+#endif
+    int status = EXIT_FOUND;
+    if (rc) {
+        fprintf(stderr, "%s: %s\n", prog, fp_ctx_errmsg(ctx));
+        status = EXIT_DATA;
+    } else if (c.json) {
+        printf("{\"lat\":%.7f,\"lon\":%.7f,\"periods\":[", lat, lon);
+        for (size_t i = 0; i < n; i++) {
+            printf("%s{\"from\":\"%s\",\"to\":", i ? "," : "", periods[i].from);
+            if (periods[i].to[0]) printf("\"%s\"", periods[i].to); else printf("null");
+            printf(",\"chain\":[");
+            for (int t = 0; t < FP_TIER_COUNT; t++) {
+                if (t) printf(",");
+                print_link_json(&periods[i].links[t]);
+            }
+            printf("]}");
+        }
+        printf("]}\n");
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            printf("%s\t%s", periods[i].from, periods[i].to[0] ? periods[i].to : "-");
+            for (int t = 0; t < FP_TIER_COUNT; t++) {
+                const fp_link *k = &periods[i].links[t];
+                printf("\t%s\t%s", k->code ? k->code : "-", k->code ? k->name : "-");
+            }
+            printf("\n");
+        }
+    }
+    close_chain_src(&cs);
+    fp_catalogue_free(cat);
+    fp_ctx_free(ctx);
+    return status ? status : finish_stdout(EXIT_FOUND);
+}
+
+/* ---- members ---- */
+
+static const char members_help[] =
+    "Usage: footprint members CODE [--json] [--catalogue FILE]\n"
+    "\n"
+    "The constituents of a footprint from footprint's membership tables:\n"
+    "its member areas (for footprints built from members) and the places\n"
+    "within it, one per line, tab-separated: footprint code, edition, member\n"
+    "edition, member code, clipped to (edition:code or \"-\"), valid from,\n"
+    "valid to, source.  Exit status 1 when nothing is known of CODE.\n"
+    "\n"
+    "  --json           JSON output\n"
+    "  -h, --help       this help\n";
+
+static int cmd_members(int argc, char **argv)
+{
+    static const struct option opts[] = {common_opts[1], common_opts[3],
+                                         common_opts[4], {0, 0, 0, 0}};
+    common c = {0};
+    int o;
+    optind = 1;
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (common_opt(o, &c)) continue;
+        if (o == 'h') {
+            fputs(members_help, stdout);
+            return finish_stdout(EXIT_FOUND);
+        }
+        bad_option("members ", o, argv);
+    }
+    if (optind + 1 != argc) die_usage("members ", "give one footprint CODE");
+    const char *code = argv[optind];
+    size_t clen = strlen(code);
+    fp_ctx *ctx;
+    if (fp_ctx_new(&ctx)) return EXIT_DATA;
+    fp_catalogue *cat = load_catalogue(ctx, &c);
+    size_t shown = 0;
+    if (c.json) printf("{\"code\":\"%s\",\"members\":[", code);
+    for (size_t e = 0; e < fp_catalogue_count(cat); e++) {
+        const fp_edition *ed = fp_catalogue_get(cat, e);
+        for (size_t r = 0; r < fp_catalogue_member_count(cat, ed); r++) {
+            const fp_member *m = fp_catalogue_member(cat, ed, r);
+            /* Its own rows, and those of footprints within it ("CODE-..."). */
+            int own = strcmp(m->code, code) == 0;
+            int within = strncmp(m->code, code, clen) == 0 && m->code[clen] == '-';
+            if (!own && !within) continue;
+            if (c.json) {
+                printf("%s{\"footprint\":", shown ? "," : "");
+                json_string(stdout, m->code);
+                printf(",\"name\":");
+                json_string(stdout, m->name);
+                printf(",\"edition\":");
+                json_string(stdout, ed->id);
+                printf(",\"level\":");
+                json_string(stdout, ed->level);
+                printf(",\"member_edition\":");
+                json_string(stdout, m->member_edition);
+                printf(",\"member_code\":");
+                json_string(stdout, m->member_code);
+                printf(",\"clip\":");
+                if (*m->clip_edition) {
+                    printf("\"%s:%s\"", m->clip_edition, m->clip_code);
+                } else {
+                    printf("null");
+                }
+                printf(",\"valid_from\":");
+                if (*m->valid_from) json_string(stdout, m->valid_from); else printf("null");
+                printf(",\"valid_to\":");
+                if (*m->valid_to) json_string(stdout, m->valid_to); else printf("null");
+                printf(",\"source\":");
+                json_string(stdout, m->source);
+                printf("}");
+            } else {
+                printf("%s\t%s\t%s\t%s\t%s%s%s\t%s\t%s\t%s\n", m->code, ed->id,
+                       m->member_edition, m->member_code,
+                       *m->clip_edition ? m->clip_edition : "-",
+                       *m->clip_edition ? ":" : "", m->clip_code,
+                       *m->valid_from ? m->valid_from : "-",
+                       *m->valid_to ? m->valid_to : "-", m->source);
+            }
+            shown++;
+        }
+    }
+    if (c.json) printf("]}\n");
+    if (!shown) fprintf(stderr, "%s: no membership facts for %s\n", prog, code);
+    fp_catalogue_free(cat);
+    fp_ctx_free(ctx);
+    return finish_stdout(shown ? EXIT_FOUND : EXIT_NOMATCH);
+}
+
 /* ---- build ---- */
 
 static const char build_help[] =
@@ -588,6 +973,9 @@ static int cmd_build(int argc, char **argv)
     opterr = 0;
     while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (o == O_EDITION) {
+            int dup = 0;
+            for (size_t i = 0; i < nonly; i++) dup |= strcmp(only[i], optarg) == 0;
+            if (dup) continue;
             if (nonly == sizeof only / sizeof *only - 1)
                 die_usage("build ", "too many --edition options");
             only[nonly++] = optarg;
@@ -650,10 +1038,12 @@ static const char main_help[] =
     "NHS footprint covers a point, from ONS boundary files.\n"
     "\n"
     "Commands:\n"
-    "  which      which footprint covers a point (--lat/--lon or\n"
-    "             --easting/--northing)\n"
+    "  which      the footprints covering a point on a date: region, ICB or\n"
+    "             STP, ICS, place, sub-ICB or CCG, local authority\n"
     "  list       the footprints of an edition\n"
     "  editions   the editions footprint knows\n"
+    "  timeline   every footprint that covered a point, period by period\n"
+    "  members    the constituents of a footprint\n"
     "  build      compile the catalogue and boundary files into an atlas\n"
     "  help [COMMAND]\n"
     "\n"
@@ -700,6 +1090,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "list")) return cmd_list(sargc, sargv);
     if (!strcmp(cmd, "editions")) return cmd_editions(sargc, sargv);
     if (!strcmp(cmd, "build")) return cmd_build(sargc, sargv);
+    if (!strcmp(cmd, "timeline")) return cmd_timeline(sargc, sargv);
+    if (!strcmp(cmd, "members")) return cmd_members(sargc, sargv);
     if (!strcmp(cmd, "help")) {
         const char *sub = sargc > 1 ? sargv[1] : NULL;
         if (!sub) fputs(main_help, stdout);
@@ -707,6 +1099,8 @@ int main(int argc, char **argv)
         else if (!strcmp(sub, "list")) fputs(list_help, stdout);
         else if (!strcmp(sub, "editions")) fputs(editions_help, stdout);
         else if (!strcmp(sub, "build")) fputs(build_help, stdout);
+        else if (!strcmp(sub, "timeline")) fputs(timeline_help, stdout);
+        else if (!strcmp(sub, "members")) fputs(members_help, stdout);
         else die_usage(NULL, "no command '%s'", sub);
         return finish_stdout(EXIT_FOUND);
     }

@@ -137,7 +137,10 @@ which_real() {
     d=$1 w=$2
     shift 2
     nodata "$d" && return
-    run "$FP" which --data "$DATA" "$@"
+    # One edition's answer: the default edition unless the check names one
+    # (without --edition, which prints the whole chain; checked below).
+    case " $* " in *" --edition "*) run "$FP" which --data "$DATA" "$@" ;;
+    *) run "$FP" which --data "$DATA" --edition icb2026 "$@" ;; esac
     want_rc 0
     want_out "$w"
     want_err_empty
@@ -174,7 +177,7 @@ which_real "BNG 435000,387000 is in South Yorkshire and Bassetlaw on stp2017" \
 
 d="which --json: valid JSON with match, code, name and the OGL attribution"
 if ! nodata "$d"; then
-    run "$FP" which --data "$DATA" --lat 53.381 --lon -1.470 --json
+    run "$FP" which --data "$DATA" --edition icb2026 --lat 53.381 --lon -1.470 --json
     want_rc 0
     want_err_empty
     json_ok 'd["match"] == "contained" and d["code"] == "E54000061"
@@ -201,7 +204,7 @@ fi
 
 d="a North Sea point 54.5,1.5: exit 1, empty stdout, one-line stderr"
 if ! nodata "$d"; then
-    run "$FP" which --data "$DATA" --lat 54.5 --lon 1.5
+    run "$FP" which --data "$DATA" --edition icb2026 --lat 54.5 --lon 1.5
     want_rc 1
     want_out_empty
     want_err_lines 1
@@ -237,7 +240,7 @@ fi
 
 d="North Sea point with --nearest 200000 --json: match nearest and distance_m"
 if ! nodata "$d"; then
-    run "$FP" which --data "$DATA" --lat 54.5 --lon 1.5 --nearest 200000 --json
+    run "$FP" which --data "$DATA" --edition icb2026 --lat 54.5 --lon 1.5 --nearest 200000 --json
     want_rc 0
     json_ok 'd["match"] == "nearest" and d["code"] == "E54000051"
         and 50000 < d["distance_m"] < 200000'
@@ -246,7 +249,7 @@ fi
 
 d="North Sea point with --nearest 1000 (too short): exit 1, 'within reach'"
 if ! nodata "$d"; then
-    run "$FP" which --data "$DATA" --lat 54.5 --lon 1.5 --nearest 1000
+    run "$FP" which --data "$DATA" --edition icb2026 --lat 54.5 --lon 1.5 --nearest 1000
     want_rc 1
     want_out_empty
     want_err_lines 1
@@ -256,7 +259,7 @@ fi
 
 d="Tees estuary 54.6,-1.0 is outside every ICB without --nearest"
 if ! nodata "$d"; then
-    run "$FP" which --data "$DATA" --lat 54.6 --lon -1.0
+    run "$FP" which --data "$DATA" --edition icb2026 --lat 54.6 --lon -1.0
     want_rc 1
     want_out_empty
     want_err_re '^footprint: no '
@@ -265,7 +268,7 @@ fi
 
 d="Tees estuary 54.6,-1.0 --nearest 5000: NHS North East and North Cumbria, nearest"
 if ! nodata "$d"; then
-    run "$FP" which --data "$DATA" --lat 54.6 --lon -1.0 --nearest 5000
+    run "$FP" which --data "$DATA" --edition icb2026 --lat 54.6 --lon -1.0 --nearest 5000
     want_rc 0
     want_err_empty
     want_out_lines 1
@@ -280,16 +283,72 @@ fi
 
 d="FOOTPRINT_DATA and the global --data option both choose the data directory"
 if ! nodata "$d"; then
-    run env FOOTPRINT_DATA="$DATA" "$FP" which --lat 54.978 --lon -1.614
+    run env FOOTPRINT_DATA="$DATA" "$FP" which --edition icb2026 --lat 54.978 --lon -1.614
     want_rc 0
     want_out "$NENC"
     r1=$why
-    run "$FP" --data "$DATA" which --lat 54.978 --lon -1.614
+    run "$FP" --data "$DATA" which --edition icb2026 --lat 54.978 --lon -1.614
     want_rc 0
     want_out "$NENC"
     why="$r1${r1:+${why:+; }}$why"
     done_ "$d"
 fi
+
+# ---- 1b. chains, timelines and members (the atlas issue's facts) ------------
+
+d="which without --edition prints the chain: Worksop in 2019 is SYB, place Bassetlaw"
+if ! nodata "$d"; then
+    run "$FP" which --data "$DATA" --lat 53.30 --lon -1.12 --date 2019-06-01
+    want_rc 0
+    grep -q "^system${tab}E54000009${tab}South Yorkshire and Bassetlaw${tab}stp2017" "$out" || fail "no SYB system line"
+    grep -q "^place${tab}E54000009-BASSETLAW${tab}Bassetlaw${tab}icp" "$out" || fail "no Bassetlaw place line"
+    [ "$(wc -l < "$out")" = 6 ] || fail "want 6 tier lines"
+    done_ "$d"
+fi
+
+d="which --date 2023-01-01: Worksop is Nottingham and Nottinghamshire ICB, no SYB place"
+if ! nodata "$d"; then
+    run "$FP" which --data "$DATA" --lat 53.30 --lon -1.12 --date 2023-01-01
+    want_rc 0
+    grep -q "^system${tab}E54000060${tab}" "$out" || fail "no N&N system line"
+    grep -q "^place${tab}-" "$out" || fail "a place after 2022-06-30"
+    done_ "$d"
+fi
+
+d="which --date 2019-06-01 --json: Sheffield's place is Sheffield, statuses attached"
+if ! nodata "$d"; then
+    run "$FP" which --data "$DATA" --lat 53.381 --lon -1.470 --date 2019-06-01 --json
+    want_rc 0
+    json_ok 'd["date"] == "2019-06-01" and [k for k in d["chain"] if k["tier"] == "place"][0]["code"] == "E54000009-SHEFFIELD" and "ics" in [k for k in d["chain"] if k["tier"] == "system"][0]["status"]'
+    done_ "$d"
+fi
+
+d="which --date 2026-13-01 is a usage error"
+run "$FP" which --data "$DATA" --lat 53.30 --lon -1.12 --date 2026-13-01
+want_rc 2
+done_ "$d"
+
+d="timeline: Worksop in SYB (place Bassetlaw) to 2022-06-30, Nottingham and Nottinghamshire from 2022-07-01"
+if ! nodata "$d"; then
+    run "$FP" timeline --data "$DATA" --lat 53.30 --lon -1.12
+    want_rc 0
+    grep -q "${tab}2022-06-30${tab}.*${tab}E54000009${tab}South Yorkshire and Bassetlaw${tab}.*E54000009-BASSETLAW${tab}Bassetlaw" "$out" || fail "no SYB/Bassetlaw period ending 2022-06-30"
+    grep -q "^2022-07-01${tab}.*${tab}E54000060${tab}" "$out" || fail "no N&N period from 2022-07-01"
+    grep -q "^2017-02-01${tab}" "$out" || fail "timeline does not start 2017-02-01"
+    done_ "$d"
+fi
+
+d="members E54000009: the five SYB places with their CCGs, to 2022-06-30"
+run "$FP" members E54000009
+want_rc 0
+[ "$(grep -c "${tab}icp${tab}ccg2021${tab}" "$out")" = 5 ] || fail "want 5 place rows"
+grep -q "^E54000009-SHEFFIELD${tab}icp${tab}ccg2021${tab}E38000146${tab}.*${tab}2022-06-30${tab}" "$out" || fail "no Sheffield row"
+done_ "$d"
+
+d="members of an unknown code: exit 1"
+run "$FP" members E99999999
+want_rc 1
+done_ "$d"
 
 # ---- 2. list -----------------------------------------------------------------
 
@@ -569,8 +628,9 @@ done_ "tiny data: --nearest 2000 just east of the grid answers the south-east sq
 
 run env FOOTPRINT_DATA="$T" FOOTPRINT_CATALOGUE="$C" "$FP" which --lat 51.5 --lon 1.5
 want_rc 0
-want_out "$SE"
-done_ "tiny data: FOOTPRINT_DATA and FOOTPRINT_CATALOGUE; default = the icb edition"
+# Without --edition the chain: its system tier is today's icb edition.
+grep -q "^system${tab}${SE}${tab}grid${tab}" "$out" || fail "system tier is not $SE from edition grid"
+done_ "tiny data: FOOTPRINT_DATA and FOOTPRINT_CATALOGUE; the chain's system tier is the icb edition"
 
 run "$FP" which --data "$T" --catalogue "$C" --edition bngcrs --easting 435000 --northing 387000
 want_rc 0

@@ -32,7 +32,7 @@ if [ -d "$data/boundaries" ]; then
     E54000061*contained*) ok "installed example answers Sheffield" ;;
     *) no "installed example answers Sheffield (got '$out')" ;;
     esac
-    out=$("$dir/prefix/bin/footprint" --data "$data" which --lat 53.381 --lon -1.470)
+    out=$("$dir/prefix/bin/footprint" --data "$data" which --edition icb2026 --lat 53.381 --lon -1.470)
     case $out in
     E54000061*) ok "installed footprint answers Sheffield" ;;
     *) no "installed footprint answers Sheffield (got '$out')" ;;

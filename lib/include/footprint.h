@@ -381,6 +381,49 @@ int fp_atlas_check(fp_ctx *ctx, const fp_atlas *atlas, const fp_catalogue *cat,
 /* Bytes of the atlas file. */
 size_t fp_atlas_size(const fp_atlas *atlas);
 
+/* ------------------------------------------------------------------ */
+/* Chains: every footprint covering a point on a date                   */
+
+/* Tiers from the top: NHS region, system (STP before 1 July 2022, ICB
+ * after), first-wave ICS (2017-2022, where one existed), place (ICP),
+ * sub-ICB location or CCG, local authority district. */
+enum fp_tier {
+    FP_TIER_REGION, FP_TIER_SYSTEM, FP_TIER_ICS, FP_TIER_PLACE, FP_TIER_SUB,
+    FP_TIER_LA, FP_TIER_COUNT
+};
+const char *fp_tier_name(int tier); /* "region", "system", ... */
+
+typedef struct fp_link {
+    int tier;                  /* enum fp_tier */
+    const fp_edition *edition; /* where the answer came from (NULL when
+                                  derived from a parent fact) */
+    const char *code, *name;   /* NULL when nothing covers the point */
+    const char *ods_code;      /* "" when unknown */
+    char status[48];           /* statuses on the date, comma-separated */
+    int kind;                  /* enum fp_match_kind */
+    double distance_m;
+} fp_link;
+
+/* The chain valid on `date` (YYYY-MM-DD) at (lat, lon): one link per tier,
+ * code NULL where no footprint of that tier covers the point.  nearest_m
+ * as in fp_layer_locate.  Fails only on a bad date or a corrupt atlas. */
+int fp_atlas_chain(fp_ctx *ctx, const fp_atlas *atlas, double lat, double lon,
+                   const char *date, double nearest_m,
+                   fp_link links[FP_TIER_COUNT]);
+
+/* One period of a timeline: from..to (inclusive; to "" = still) with the
+ * chain that held throughout it. */
+typedef struct fp_period {
+    char from[11], to[11];
+    fp_link links[FP_TIER_COUNT];
+} fp_period;
+
+/* Every distinct chain covering (lat, lon) from `since` to `until`:
+ * periods in date order, written to out (up to max); *n gets the count. */
+int fp_atlas_timeline(fp_ctx *ctx, const fp_atlas *atlas, double lat,
+                      double lon, const char *since, const char *until,
+                      double nearest_m, fp_period *out, size_t max, size_t *n);
+
 #ifdef __cplusplus
 }
 #endif

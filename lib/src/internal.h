@@ -125,6 +125,19 @@ int fp__edition_geometries(fp_ctx *ctx, const fp_edition *ed, const char *data_d
 /* Adds an OGR (Multi)Polygon's rings (WGS84) to the current footprint. */
 int fp__builder_add_ogr(fp_builder *b, fp_ctx *ctx, const char *what, void *ogr_geom);
 
+/* ---- chains (chain.c) ---- */
+
+/* Hands over the layer of an edition (owned by the provider). */
+typedef int (*fp__layer_provider)(void *arg, fp_ctx *ctx, const fp_edition *ed,
+                                  const fp_layer **out);
+int fp__chain(fp_ctx *ctx, const fp_catalogue *cat, fp__layer_provider get,
+              void *arg, double lat, double lon, const char *date,
+              double nearest_m, fp_link links[FP_TIER_COUNT]);
+int fp__timeline(fp_ctx *ctx, const fp_catalogue *cat, fp__layer_provider get,
+                 void *arg, double lat, double lon, const char *since,
+                 const char *until, double nearest_m, fp_period *out, size_t max,
+                 size_t *n);
+
 /* ---- atlas (atlas.c) ---- */
 
 /* A 64-bit checksum (not cryptographic: it catches corruption). */
