@@ -62,7 +62,7 @@ CLI_OBJ  := $(BUILD)/obj/cli/footprint.o $(BUILD)/obj/cli/catalogue_embed.o
 CLI_GEO_OBJ := $(BUILD)/obj/cli/footprint-geo.o $(BUILD)/obj/cli/catalogue_embed.o
 CORE_LIB := $(BUILD)/libfootprint-core.a
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
-BENCH    := $(BUILD)/bench/bench_locate
+BENCH    := $(BUILD)/bench/bench_locate $(BUILD)/bench/bench_chain
 
 .PHONY: all lib cli deps test-deps demo test bench install uninstall clean data
 # Keep intermediate objects (tests, generated sources) between runs.
@@ -144,9 +144,14 @@ $(BUILD)/obj/bench/%.o: bench/%.c
 	@mkdir -p $(@D)
 	$(QUIET_CC)$(CC) $(FP_CFLAGS) -c $< -o $@
 
-$(BENCH): $(BUILD)/obj/bench/bench_locate.o $(STATIC)
+$(BUILD)/bench/bench_locate: $(BUILD)/obj/bench/bench_locate.o $(STATIC)
 	@mkdir -p $(@D)
 	$(QUIET_LINK)$(CC) $(FP_LDFLAGS) -o $@ $< $(STATIC) $(LIBS) -lz
+
+# Core only, like the query binary.
+$(BUILD)/bench/bench_chain: $(BUILD)/obj/bench/bench_chain.o $(CORE_LIB)
+	@mkdir -p $(@D)
+	$(QUIET_LINK)$(CC) $(FP_LDFLAGS) -o $@ $< $(CORE_LIB) -lm -lpthread -lz
 
 # Installs missing Debian packages when run as root, or prints the exact
 # apt-get line and stops when not.
@@ -159,14 +164,33 @@ test-deps:
 data:
 	@./geodata/fetch --mirror $(SHARED_GEODATA) --dest $(BUILD)/data
 
-# The main job, end to end on real ONS boundaries.
+# The main job, end to end on real ONS boundaries: prepare the data
+# (links into the local mirror, or the official ONS downloads when there is
+# none), compile the atlas, answer real queries.
+DEMO_DATA := $(BUILD)/data
 demo: deps
 	@$(MAKE) --no-print-directory all
-	@./geodata/fetch --mirror $(SHARED_GEODATA) --dest $(BUILD)/data
-	@echo '$$ footprint which --lat 53.381 --lon -1.470        # Sheffield'
-	@$(CLI) --data $(BUILD)/data which --lat 53.381 --lon -1.470
+	@if [ -d "$(SHARED_GEODATA)/boundaries" ]; then \
+	    ./geodata/fetch --mirror $(SHARED_GEODATA) --dest $(DEMO_DATA) 2>/dev/null; \
+	else \
+	    echo "demo: no mirror at $(SHARED_GEODATA): downloading from ONS (SHARED_GEODATA=DIR to use a mirror)" 1>&2; \
+	    ./geodata/fetch --dest $(DEMO_DATA) $(foreach f,$(DEMO_FILES),--only $(f)) || exit 3; \
+	fi
+	@$(CLI) --data $(DEMO_DATA) build $(if $(wildcard $(SHARED_GEODATA)/boundaries),,$(foreach e,$(DEMO_EDITIONS),--edition $(e)))
+	@echo '$$ footprint which --lat 53.381 --lon -1.470            # Sheffield, today'
+	@$(CLI) --data $(DEMO_DATA) which --lat 53.381 --lon -1.470
+	@echo '$$ footprint which --lat 53.30 --lon -1.12 --date 2019-06-01   # Worksop, 2019'
+	@$(CLI) --data $(DEMO_DATA) which --lat 53.30 --lon -1.12 --date 2019-06-01
+	@echo '$$ footprint timeline --lat 53.30 --lon -1.12 | cut -f1-2,5-6,9-10'
+	@$(CLI) --data $(DEMO_DATA) timeline --lat 53.30 --lon -1.12 | cut -f1-2,5-6,9-10
 	@echo '$$ footprint which --easting 435000 --northing 387000 --edition stp2017'
-	@$(CLI) --data $(BUILD)/data which --easting 435000 --northing 387000 --edition stp2017
+	@$(CLI) --data $(DEMO_DATA) which --easting 435000 --northing 387000 --edition stp2017
+
+DEMO_EDITIONS := icb2026 icb2023 icb2022 stp2021 stp2017 ccg2021 nhser2024 lad2024 icp ics2018
+DEMO_FILES := boundaries/icb_2026_bsc.geojson boundaries/icb_2023_bsc.geojson \
+    boundaries/icb_2022_buc.geojson boundaries/stp_2021_buc.geojson \
+    boundaries/stp_2017_buc.geojson boundaries/ccg_2021_buc.geojson \
+    boundaries/nhser_2024_bsc.geojson boundaries/lad_2024_bsc.geojson
 
 test: test-deps
 	@$(MAKE) --no-print-directory all tests

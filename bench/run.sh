@@ -9,3 +9,32 @@ if [ ! -f "$pc" ]; then
 fi
 echo "== point-in-footprint, one core: icb2023 over every GB postcode"
 "$build/bench/bench_locate" "$shared" geodata/editions.csv "$pc" icb2023
+
+echo
+echo "== the compiled atlas: build, size, one-shot start-up, full chain"
+data="$build/benchdata"
+./geodata/fetch --mirror "$shared" --dest "$data" 2>/dev/null
+t0=$(date +%s%N)
+"$build/footprint" --data "$data" build
+t1=$(date +%s%N)
+echo "atlas_build_s: $(( (t1 - t0) / 1000000 ))e-3"
+atlas="$data/footprint.atlas"
+echo "atlas_bytes: $(wc -c < "$atlas" | tr -d ' ')"
+# Median wall time of N runs of a command, in microseconds.
+median_us() {
+    runs=$1; shift
+    for i in $(seq "$runs"); do
+        a=$(date +%s%N); "$@" > /dev/null 2>&1; b=$(date +%s%N)
+        echo $(( (b - a) / 1000 ))
+    done | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'
+}
+t_true=$(median_us 41 /bin/true)
+t_one=$(median_us 41 "$build/footprint" --data "$data" which --lat 53.381 --lon -1.470 --edition icb2026)
+t_chain=$(median_us 41 "$build/footprint" --data "$data" which --lat 53.381 --lon -1.470)
+echo "one-shot which, one edition: median $t_one us (/bin/true: $t_true us)"
+echo "one-shot which, full chain:  median $t_chain us"
+echo "oneshot_which_ms: $(awk "BEGIN {printf \"%.2f\", $t_one / 1000}")"
+echo "oneshot_chain_ms: $(awk "BEGIN {printf \"%.2f\", $t_chain / 1000}")"
+echo "bin_true_ms: $(awk "BEGIN {printf \"%.2f\", $t_true / 1000}")"
+"$build/bench/bench_chain" "$atlas" "$pc" "$(date -u +%Y-%m-%d)"
+"$build/bench/bench_chain" "$atlas" "$pc" 2019-06-01
