@@ -241,7 +241,10 @@ static const fp_layer *open_footprints(fp_ctx *ctx, const fp_catalogue *cat,
     else
         snprintf(apath, sizeof apath, "%s/footprint.atlas", dir);
     if (c->atlas || access(apath, F_OK) == 0) {
-        /* A stale or damaged atlas is reported, never used. */
+        /* A stale or damaged atlas is reported, never used.  An explicit
+         * --atlas is checked for damage, but its sources (recorded relative
+         * to the directory it was built from) only when it is the data
+         * directory's own. */
         if (fp_atlas_open(ctx, apath, &f->atlas) ||
             fp_atlas_check(ctx, f->atlas, cat, c->atlas ? NULL : dir) ||
             fp_atlas_layer(ctx, f->atlas, ed->id, &f->layer)) {
@@ -1019,8 +1022,9 @@ static int cmd_build(int argc, char **argv)
     } else {
         fp_atlas *a;
         if (fp_atlas_open(ctx, out, &a) == FP_OK) {
-            fprintf(stderr, "%s: built %s: %zu editions, %.1f MB, %.1f s\n", prog, out,
-                    nonly ? nonly : fp_catalogue_count(cat), fp_atlas_size(a) / 1e6,
+            size_t ned = nonly ? nonly : fp_catalogue_count(cat);
+            fprintf(stderr, "%s: built %s: %zu edition%s, %.1f MB, %.1f s\n", prog, out,
+                    ned, ned == 1 ? "" : "s", fp_atlas_size(a) / 1e6,
                     (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
             fp_atlas_free(a);
         }

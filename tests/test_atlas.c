@@ -910,6 +910,94 @@ static void test_atlas_crafted_layer_refused(void **state)
 #undef PAD8
 }
 
+/* A grid block whose cells are the finest there are (the walk's shift is
+ * down to 0 there), in the tree below top cell gx, gy; or found = 0. */
+typedef struct finest {
+    int found;
+    size_t block;
+    uint32_t gx, gy; /* finest-cell coordinates of the block's first cell */
+} finest;
+
+static void find_finest(const unsigned char *cells, size_t ncells, size_t block, int sh,
+                        uint32_t gx, uint32_t gy, finest *d)
+{
+    if (sh == 0) {
+        if (block + 16 < ncells - 16) *d = (finest){1, block, gx, gy};
+        return;
+    }
+    for (uint32_t k = 0; k < 16 && !d->found; k++) {
+        uint32_t c;
+        memcpy(&c, cells + 4 * (block + k), 4);
+        if (FP_CELL_TAG(c) == FP_TAG_NODE)
+            find_finest(cells, ncells, FP_CELL_VAL(c), sh - FP_SUB_BITS,
+                        gx + ((k & 3) << sh), gy + ((k >> 2) << sh), d);
+    }
+}
+
+/* A forged node among the finest cells: the walk would go a level below
+ * the grid (a shift by a negative amount, undefined behaviour in C).  The
+ * layer must be refused. */
+static void test_atlas_crafted_grid_too_deep_refused(void **state)
+{
+    (void)state;
+    test_require_data();
+    const char *path = tmp_path("too-deep.atlas");
+    unsigned char *f = malloc(pristine_len);
+    assert_non_null(f);
+    memcpy(f, pristine, pristine_len);
+    t_sect *s = find_sect(f, "layer/icb2023");
+    assert_non_null(s);
+    size_t base = (size_t)s->offset;
+    t_lhdr h;
+    memcpy(&h, f + base, sizeof h);
+#define PAD8(x) (((x) + 7) & ~(size_t)7)
+    size_t o_cells = base + PAD8(sizeof h) + PAD8(h.nfeat * sizeof(fp_feat)) +
+                     PAD8(h.npts * 16) + PAD8((h.nrings + 1) * 4) +
+                     PAD8(h.nstripe_off * 4) + PAD8(h.nstripe_edges * 4) +
+                     PAD8(h.strings_len);
+#undef PAD8
+    const unsigned char *cells = f + o_cells;
+    int sh0 = (int)(h.total_bits - h.root_bits);
+    size_t ntop = (size_t)1 << (2 * h.root_bits);
+    finest d = {0, 0, 0, 0};
+    for (size_t t = 0; t < ntop && !d.found; t++) {
+        uint32_t c;
+        memcpy(&c, cells + 4 * t, 4);
+        if (FP_CELL_TAG(c) != FP_TAG_NODE) continue;
+        uint32_t tx = (uint32_t)(t & (((size_t)1 << h.root_bits) - 1));
+        uint32_t ty = (uint32_t)(t >> h.root_bits);
+        find_finest(cells, (size_t)h.ncells, FP_CELL_VAL(c), sh0 - FP_SUB_BITS,
+                    tx << sh0, ty << sh0, &d);
+    }
+    if (!d.found) {
+        free(f);
+        skip(); /* the grid never reaches its full depth */
+    }
+    /* The block's first cell becomes a node pointing at the last block (a
+     * forward reference, as the check requires). */
+    uint32_t node = (FP_TAG_NODE << 30) | (uint32_t)(h.ncells - 16);
+    memcpy(f + o_cells + 4 * d.block, &node, 4);
+    reseal(f);
+    write_bytes(path, f, pristine_len);
+    free(f);
+    fp_ctx *ctx = test_ctx();
+    fp_atlas *a = open_ok(ctx, path);
+    const fp_layer *L = NULL;
+    int rc = fp_atlas_layer(ctx, a, "icb2023", &L);
+    char msg[FP_ERRMSG_MAX];
+    snprintf(msg, sizeof msg, "%s", fp_ctx_errmsg(ctx));
+    /* Not queried here: the walk below the grid is undefined behaviour and
+     * could take the whole test program down. */
+    double lon = h.gx0 + (d.gx + 0.5) / h.gsx, lat = h.gy0 + (d.gy + 0.5) / h.gsy;
+    fp_atlas_free(a);
+    test_ctx_done(ctx);
+    if (rc != FP_EFORMAT)
+        fail_msg("a node below the finest grid level was accepted (status %d): "
+                 "fp_layer_find(L, %.9f, %.9f) would walk past the last level",
+                 rc, lat, lon);
+    assert_has(msg, "layer/icb2023");
+}
+
 /* Forged random damage to a layer's tables (checksums recomputed): the
  * layer is refused, or queries on it stay inside the mapping. */
 static void test_atlas_crafted_fuzz_no_crash(void **state)
@@ -1349,6 +1437,7 @@ int main(void)
         cmocka_unit_test(test_atlas_layer_section_corrupt),
         cmocka_unit_test(test_atlas_random_bit_flips),
         cmocka_unit_test(test_atlas_crafted_layer_refused),
+        cmocka_unit_test(test_atlas_crafted_grid_too_deep_refused),
         cmocka_unit_test(test_atlas_crafted_fuzz_no_crash),
         cmocka_unit_test(test_atlas_check_catalogue),
         cmocka_unit_test(test_atlas_check_sources),

@@ -162,6 +162,9 @@ static const char *validate_layer(const fp_layer *L)
 {
     if (L->nfeat == 0 || L->nfeat >= (1u << 29)) return "footprint count";
     if (L->npts < 4 || L->npts > UINT32_MAX / 2) return "vertex count";
+    /* First: codes below are compared as strings. */
+    if (L->strings_len == 0 || L->strings[L->strings_len - 1] != '\0')
+        return "string table";
     if (L->ring_start[0] != 0 || L->ring_start[L->nrings] != L->npts)
         return "ring table";
     for (size_t r = 0; r < L->nrings; r++)
@@ -185,8 +188,6 @@ static const char *validate_layer(const fp_layer *L)
             return "footprint order";
     }
     if (next_ring != L->nrings) return "footprint rings";
-    if (L->strings_len == 0 || L->strings[L->strings_len - 1] != '\0')
-        return "string table";
     for (size_t i = 0; i < L->nstripe_edges; i++)
         if (L->stripe_edges[i] + 1 >= L->npts) return "stripe edges";
     if (L->kind == FP_INDEX_NONE) return NULL;
@@ -197,39 +198,68 @@ static const char *validate_layer(const fp_layer *L)
         return "grid parameters";
     size_t ntop = (size_t)1 << (2 * L->root_bits);
     if (L->ncells < ntop || (L->ncells - ntop) % 16) return "grid cells";
-    /* Nodes refer forward only, so walks end; leaves are well formed. */
-    for (size_t i = 0; i < L->ncells; i++) {
+    /* Nodes refer forward only, so walks end; every block sits at one
+     * depth, never below the deepest the grid's bits allow (a query shifts
+     * by two bits a level); leaves are well formed. */
+    int max_depth = (L->total_bits - L->root_bits) / FP_SUB_BITS;
+    size_t nblocks = (L->ncells - ntop) / 16;
+    unsigned char *depth = fp__calloc(&L->alloc, nblocks + 1, 1); /* depth + 1 */
+    if (!depth) return "out of memory checking the grid";
+    const char *bad = NULL;
+    for (size_t i = 0; i < L->ncells && !bad; i++) {
         uint32_t c = L->cells[i], v = FP_CELL_VAL(c);
+        int here = i < ntop ? 0 : depth[(i - ntop) / 16] - 1;
+        if (here < 0) {
+            bad = "grid block unreachable";
+            break;
+        }
         switch (FP_CELL_TAG(c)) {
         case FP_TAG_UNIFORM:
-            if (v > L->nfeat) return "grid cell";
+            if (v > L->nfeat) bad = "grid cell";
             break;
-        case FP_TAG_NODE:
-            if (v < ntop || v <= i || (v - ntop) % 16 || (size_t)v + 16 > L->ncells)
-                return "grid node";
+        case FP_TAG_NODE: {
+            if (v < ntop || v <= i || (v - ntop) % 16 || (size_t)v + 16 > L->ncells ||
+                here >= max_depth) {
+                bad = "grid node";
+                break;
+            }
+            unsigned char *d = &depth[(v - ntop) / 16];
+            if (*d && *d != here + 2) bad = "grid node";
+            *d = (unsigned char)(here + 2);
             break;
+        }
         case FP_TAG_LEAF: {
-            if ((size_t)v + 5 > L->ncands) return "grid leaf";
+            if ((size_t)v + 5 > L->ncands) {
+                bad = "grid leaf";
+                break;
+            }
             const uint32_t *r = L->cands + v;
             size_t k = 5, left = L->ncands - v;
-            for (uint32_t j = 0; j < r[0]; j++) {
-                if (k >= left) return "grid leaf";
+            for (uint32_t j = 0; j < r[0] && !bad; j++) {
+                if (k >= left) {
+                    bad = "grid leaf";
+                    break;
+                }
                 uint32_t w = r[k++];
-                if ((w >> 2) >= L->nfeat) return "grid leaf footprint";
-                if (w & 1) continue;
-                if (k >= left || r[k] > left - k - 1) return "grid leaf";
+                if ((w >> 2) >= L->nfeat) bad = "grid leaf footprint";
+                if (bad || (w & 1)) continue;
+                if (k >= left || r[k] > left - k - 1) {
+                    bad = "grid leaf";
+                    break;
+                }
                 uint32_t ne = r[k++];
-                for (uint32_t e = 0; e < ne; e++)
-                    if (r[k + e] + 1 >= L->npts) return "grid leaf edge";
+                for (uint32_t e = 0; e < ne && !bad; e++)
+                    if (r[k + e] + 1 >= L->npts) bad = "grid leaf edge";
                 k += ne;
             }
             break;
         }
         default:
-            return "grid cell";
+            bad = "grid cell";
         }
     }
-    return NULL;
+    fp__free(&L->alloc, depth);
+    return bad;
 }
 
 static const char *view_layer(const fp_atlas *a, const sect *s, fp_layer *L)
