@@ -350,6 +350,18 @@ run "$FP" members E99999999
 want_rc 1
 done_ "$d"
 
+d="build: a membership edition whose siblings overlap is refused, naming the table and both codes; no atlas left"
+if ! nodata "$d"; then
+    mkdir -p "$tmp/ovl/members"
+    printf 'id,level,name,valid_from,valid_to,path,layer,code_field,name_field,vintage,attribution,members\nccg2021,ccg,CCG,2021-04-01,,boundaries/ccg_2021_buc.geojson,,CCG21CD,CCG21NM,2021,a,\nx,icp,X,2020-01-01,,,,,,2021,a,members/x.csv\n' > "$tmp/ovl/editions.csv"
+    printf 'code,name,ods_code,member_edition,member_code,clip_edition,clip_code,valid_from,valid_to,source\nA,A,,ccg2021,E38000006,,,,,s\nA,A,,ccg2021,E38000146,,,,,s\nB,B,,ccg2021,E38000146,,,,,s\n' > "$tmp/ovl/members/x.csv"
+    run "$FP" build --data "$DATA" --catalogue "$tmp/ovl/editions.csv" --edition x --out "$tmp/ovl/x.atlas"
+    want_rc 3
+    grep -q "members/x.csv: footprints A and B overlap" "$err" || fail "message does not name the table and both footprints"
+    [ ! -e "$tmp/ovl/x.atlas" ] || fail "an atlas was written"
+    done_ "$d"
+fi
+
 # ---- 2. list -----------------------------------------------------------------
 
 for pair in icb2023:42 stp2017:44 icb2026:36 stp2021:42 icb2022:42; do
