@@ -615,13 +615,16 @@ static int cmd_which(int argc, char **argv)
 /* ---- list ---- */
 
 static const char list_help[] =
-    "Usage: footprint list [--edition ID] [--json] [--data DIR]\n"
-    "                      [--catalogue FILE]\n"
+    "Usage: footprint list [--edition ID | --level L [--date YYYY-MM-DD]]\n"
+    "                      [--json] [--data DIR] [--catalogue FILE] [--atlas FILE]\n"
     "\n"
     "The footprints of an edition: code and name, tab-separated, one per\n"
     "line in code order; the count goes to stderr (and into the JSON).\n"
     "\n"
     "  --edition ID     footprint set (default: the ICB edition in force today)\n"
+    "  --level L        the edition of level L (icb, stp, icp, ics, sicbl, ccg,\n"
+    "                   nhser, lad, lsoa) in force on --date (default today)\n"
+    "  --date DATE      with --level: the day (YYYY-MM-DD)\n"
     "  --json           JSON output\n"
     "  --data DIR       data directory (default $FOOTPRINT_DATA)\n"
     "  --catalogue FILE editions catalogue (default: built in)\n"
@@ -634,13 +637,25 @@ static int cmd_list(int argc, char **argv)
     static const struct option opts[] = {common_opts[0], common_opts[1],
                                          common_opts[2], common_opts[3],
                                          common_opts[4], common_opts[5],
+                                         {"level", required_argument, 0, O_LEVEL},
+                                         {"date", required_argument, 0, O_DATE},
                                          {0, 0, 0, 0}};
     common c = {0};
+    const char *level = NULL;
     int o;
     optind = 1;
     opterr = 0;
     while ((o = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (common_opt(o, &c)) continue;
+        if (o == O_LEVEL) {
+            level = optarg;
+            continue;
+        }
+        if (o == O_DATE) {
+            check_date("list ", "--date", optarg);
+            c.date = optarg;
+            continue;
+        }
         if (o == 'h') {
             fputs(list_help, stdout);
             return finish_stdout(EXIT_FOUND);
@@ -651,7 +666,20 @@ static int cmd_list(int argc, char **argv)
     fp_ctx *ctx;
     if (fp_ctx_new(&ctx)) return EXIT_DATA;
     fp_catalogue *cat = load_catalogue(ctx, &c);
-    const fp_edition *ed = pick_edition("list ", cat, &c);
+    const fp_edition *ed;
+    if (level && !c.edition) { /* the edition of that level on the date */
+        char d[11];
+        if (c.date)
+            snprintf(d, sizeof d, "%s", c.date);
+        else
+            today(d);
+        ed = fp_catalogue_valid_on(cat, level, d);
+        if (!ed) die_usage("list ", "no edition of level '%s' in force on %s", level, d);
+    } else {
+        ed = pick_edition("list ", cat, &c);
+        if (level && strcmp(ed->level, level) != 0)
+            die_usage("list ", "edition %s is of level %s, not %s", ed->id, ed->level, level);
+    }
     footprints src;
     const fp_layer *layer = open_footprints(ctx, cat, ed, &c, &src);
     size_t n = fp_layer_count(layer);

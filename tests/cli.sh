@@ -362,6 +362,18 @@ if ! nodata "$d"; then
     done_ "$d"
 fi
 
+d="list --level icp: the nine places; --level stp --date 2019-06-01: the 44 STPs of 2017"
+if ! nodata "$d"; then
+    run "$FP" list --data "$DATA" --level icp
+    want_rc 0
+    [ "$(wc -l < "$out")" = 9 ] || fail "want 9 places"
+    grep -q "^E54000009-SHEFFIELD${tab}Sheffield$" "$out" || fail "no Sheffield place"
+    run "$FP" list --data "$DATA" --level stp --date 2019-06-01
+    want_rc 0
+    [ "$(wc -l < "$out")" = 44 ] || fail "want 44 STPs in 2019"
+    done_ "$d"
+fi
+
 # ---- 2. list -----------------------------------------------------------------
 
 for pair in icb2023:42 stp2017:44 icb2026:36 stp2021:42 icb2022:42; do
