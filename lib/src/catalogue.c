@@ -442,8 +442,9 @@ int fp_catalogue_parse(fp_ctx *ctx, const char *text, size_t len,
         for (size_t i = 0; i < nf; i++)
             if (strcmp(files[i].name, cat->ed[e].members) == 0) mf = &files[i];
         if (!mf) {
-            /* A lone editions.csv can still list and open file editions. */
-            if (nf == 1) continue;
+            /* A lone editions.csv (not a bundle) can still list and open
+             * file editions; a bundle must carry the tables it names. */
+            if (nf == 1 && files[0].text == text) continue;
             rc = fp__error(ctx, FP_EFORMAT, "%s: edition %s: membership table %s "
                                             "is missing", source, cat->ed[e].id,
                            cat->ed[e].members);

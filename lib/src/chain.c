@@ -23,7 +23,21 @@ const char *fp_tier_name(int tier)
     return tier >= 0 && tier < FP_TIER_COUNT ? tier_names[tier] : "";
 }
 
-/* Statuses of `code` on `date`, comma-separated. */
+/* Is `word` one of the comma-separated items of `list`? */
+static int listed(const char *list, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = list; *p;) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        if (len == n && strncmp(p, word, n) == 0) return 1;
+        if (!c) break;
+        p = c + 1;
+    }
+    return 0;
+}
+
+/* Statuses of `code` on `date`, comma-separated; whole items only. */
 static void statuses(const fp_catalogue *cat, const char *code, const char *date,
                      char *out, size_t size)
 {
@@ -33,10 +47,12 @@ static void statuses(const fp_catalogue *cat, const char *code, const char *date
         const fp_status_fact *s = fp_catalogue_status_get(cat, i);
         if (strcmp(s->code, code) || !fp_date_within(date, s->valid_from, s->valid_to))
             continue;
-        if (strstr(out, s->status)) continue;
-        int w = snprintf(out + n, size - n, "%s%s", n ? "," : "", s->status);
-        if (w < 0 || (size_t)w >= size - n) break;
-        n += (size_t)w;
+        if (listed(out, s->status)) continue;
+        size_t need = strlen(s->status) + (n ? 1 : 0);
+        if (n + need >= size) break; /* no room for the whole item */
+        if (n) out[n++] = ',';
+        memcpy(out + n, s->status, strlen(s->status) + 1);
+        n += strlen(s->status);
     }
 }
 

@@ -120,14 +120,13 @@ int fp_catalogue_open(fp_ctx *ctx, const fp_catalogue *cat, const char *id,
     int rc = FP_OK;
     fp_builder *b = NULL;
     capture cap = {{0}};
-    enum { MAXKEPT = 512 };
-    static _Thread_local struct {
+    struct kept {
         const char *code;
         OGRGeometryH g;
         OGREnvelope env;
         double area;
-    } kept[MAXKEPT];
-    size_t nkept = 0;
+    } *kept = NULL;
+    size_t nkept = 0, keptcap = 0;
     CPLPushErrorHandlerEx(on_error, &cap);
     for (size_t r = 0; r < nrows && !rc; r++) {
         const fp_member *m = fp_catalogue_member(cat, ed, r);
@@ -197,9 +196,18 @@ int fp_catalogue_open(fp_ctx *ctx, const fp_catalogue *cat, const char *id,
             OGR_G_DestroyGeometry(mp);
             break;
         }
-        rc = fp_builder_add_footprint(b, first->code, first->name);
+        if (OGR_G_IsEmpty(u) || OGR_G_Area(u) <= 0) {
+            /* A clip that misses its member leaves nothing: say so rather
+             * than drop the footprint. */
+            rc = fp__error(ctx, FP_EFORMAT, "%s: footprint %s has no area (do its "
+                                            "members and clips meet?)",
+                           ed->members, first->code);
+        }
+        if (!rc) rc = fp_builder_add_footprint(b, first->code, first->name);
         if (!rc) rc = fp__builder_add_ogr(b, ctx, ed->members, u);
-        if (!rc && nkept < MAXKEPT) {
+        if (!rc && fp__grow(&ctx->alloc, (void **)&kept, &keptcap, nkept + 1, sizeof *kept))
+            rc = fp__error(ctx, FP_ENOMEM, "out of memory");
+        if (!rc) {
             kept[nkept].code = first->code;
             kept[nkept].g = u == mp ? OGR_G_Clone(u) : u;
             OGR_G_GetEnvelope(kept[nkept].g, &kept[nkept].env);
@@ -232,6 +240,7 @@ int fp_catalogue_open(fp_ctx *ctx, const fp_catalogue *cat, const char *id,
                                100 * area / smaller);
         }
     for (size_t i = 0; i < nkept; i++) OGR_G_DestroyGeometry(kept[i].g);
+    fp__free(&ctx->alloc, kept);
     if (!rc) rc = fp_builder_build(b, index, out);
     fp_builder_free(b);
     for (size_t i = 0; i < nsets; i++) free_set(&sets[i]);
