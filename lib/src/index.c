@@ -171,6 +171,23 @@ static int build_cell(ib *B, int level, double cx0, double cy0,
                     buf[(dy * 4 + dx) * ne + cnt[dy * 4 + dx]++] = edges[i];
             }
     }
+    /* No progress: edges spread over two or more children, each of which
+     * still holds every one of them (coincident edges, or an extent below
+     * the margin).  Refining can never separate them: stop here. */
+    int spread = 0, all = 1;
+    for (int k = 0; k < 16; k++) {
+        if (!cnt[k]) continue;
+        spread++;
+        all &= cnt[k] == ne;
+    }
+    if (spread >= 2 && all) {
+        B->ncells -= 16; /* the block was never used */
+        fp__free(B->a, buf);
+        fp__free(B->a, cwhole);
+        fp__free(B->a, cf);
+        rc = put_leaf(B, level, cx0, cy0, edges, ne, F, nf, first_whole, nw > 0, out);
+        goto done;
+    }
     for (int k = 0; k < 16; k++) {
         int dx = k & 3, dy = k >> 2;
         double x0 = cx0 + dx * w, y0 = cy0 + dy * h;
