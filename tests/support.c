@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <dirent.h>
+#include <unistd.h>
 
 static atomic_long outstanding;
 static atomic_long fail_countdown = -1;
@@ -131,4 +133,27 @@ const char *test_code_at(const fp_layer *L, double x, double y)
     const char *c = fp_layer_code(L, (size_t)i);
     assert_non_null(c);
     return c;
+}
+
+void test_rm_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) return;
+    if (!S_ISDIR(st.st_mode)) {
+        unlink(path);
+        return;
+    }
+    chmod(path, 0700);
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+            char sub[4096];
+            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+            test_rm_tree(sub);
+        }
+        closedir(d);
+    }
+    rmdir(path);
 }

@@ -40,4 +40,8 @@ fp_layer *test_build(fp_ctx *ctx, fp_builder *b, const fp_index_opts *o);
 /* Code of the footprint containing lon x, lat y, or "none". */
 const char *test_code_at(const fp_layer *L, double x, double y);
 
+/* Removes a file or a directory tree (making directories writable first,
+ * so trees left unreadable by a test go too). */
+void test_rm_tree(const char *path);
+
 #endif

@@ -63,28 +63,6 @@ static const char *const EDITIONS[] = {"icb2023", "stp2017"};
 
 /* ---- helpers ---- */
 
-static void rm_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        chmod(path, 0700);
-        DIR *d = opendir(path);
-        if (d) {
-            struct dirent *e;
-            while ((e = readdir(d))) {
-                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-                char sub[4096];
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                rm_tree(sub);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 /* root + "/" + name, in one of 32 rotating buffers. */
 static const char *tmp_path(const char *name)
@@ -1104,7 +1082,7 @@ static const char *copy_data(const char *name)
 {
     static char dir[512];
     snprintf(dir, sizeof dir, "%s/%s", root, name);
-    rm_tree(dir);
+    test_rm_tree(dir);
     char sub[600];
     assert_int_equal(mkdir(dir, 0755), 0);
     snprintf(sub, sizeof sub, "%s/boundaries", dir);
@@ -1233,7 +1211,7 @@ static void test_atlas_check_sources(void **state)
      * changes nothing. */
     char links[700], lb[800], target[800];
     snprintf(links, sizeof links, "%s/links", root);
-    rm_tree(links);
+    test_rm_tree(links);
     snprintf(lb, sizeof lb, "%s/boundaries", links);
     assert_int_equal(mkdir(links, 0755), 0);
     assert_int_equal(mkdir(lb, 0755), 0);
@@ -1414,7 +1392,7 @@ static int teardown(void **state)
     fp_catalogue_free(gcat);
     fp_ctx_free(gctx);
     free(pristine);
-    rm_tree(root);
+    test_rm_tree(root);
     return 0;
 }
 

@@ -22,28 +22,6 @@
 
 static char root[256]; /* made by the group setup, removed at the end */
 
-static void rm_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        chmod(path, 0700);
-        DIR *d = opendir(path);
-        if (d) {
-            struct dirent *e;
-            while ((e = readdir(d))) {
-                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-                char sub[4096];
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                rm_tree(sub);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 /* dir + "/" + name, in one of 64 rotating buffers (a test makes fewer). */
 static const char *join(const char *dir, const char *name)
@@ -64,7 +42,7 @@ static const char *fresh_dir(const char *name)
     static int slot;
     char *d = bufs[slot++ & 3];
     snprintf(d, sizeof bufs[0], "%s/%s", root, name);
-    rm_tree(d);
+    test_rm_tree(d);
     if (mkdir(d, 0755) != 0) fail_msg("mkdir %s: %s", d, strerror(errno));
     return d;
 }
@@ -832,7 +810,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    rm_tree(root);
+    test_rm_tree(root);
     return 0;
 }
 

@@ -838,27 +838,6 @@ static void test_chain_tier_names(void **state)
 
 /* ---- setup ---- */
 
-static void rm_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        if (d) {
-            struct dirent *e;
-            while ((e = readdir(d))) {
-                if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-                char sub[4096];
-                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-                rm_tree(sub);
-            }
-            closedir(d);
-        }
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
-}
 
 static int setup(void **state)
 {
@@ -896,7 +875,7 @@ static int teardown(void **state)
     fp_atlas_free(gatlas);
     fp_catalogue_free(gcat);
     fp_ctx_free(gctx);
-    rm_tree(root);
+    test_rm_tree(root);
     return 0;
 }
 
