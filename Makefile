@@ -182,7 +182,8 @@ demo: deps
 	@echo '$$ footprint which --lat 53.30 --lon -1.12 --date 2019-06-01   # Worksop, 2019'
 	@$(CLI) --data $(DEMO_DATA) which --lat 53.30 --lon -1.12 --date 2019-06-01
 	@echo '$$ footprint timeline --lat 53.30 --lon -1.12 | cut -f1-2,5-6,9-10'
-	@$(CLI) --data $(DEMO_DATA) timeline --lat 53.30 --lon -1.12 | cut -f1-2,5-6,9-10
+	@$(CLI) --data $(DEMO_DATA) timeline --lat 53.30 --lon -1.12 > $(BUILD)/timeline.tsv
+	@cut -f1-2,5-6,9-10 $(BUILD)/timeline.tsv
 	@echo '$$ footprint which --easting 435000 --northing 387000 --edition stp2017'
 	@$(CLI) --data $(DEMO_DATA) which --easting 435000 --northing 387000 --edition stp2017
 

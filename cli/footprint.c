@@ -182,9 +182,12 @@ static const char *data_dir(const common *c, char *buf, size_t size)
 
 static void today(char out[11])
 {
+    /* NHS changes take effect at midnight in England, not UTC. */
     time_t t = time(NULL);
     struct tm tm;
-    gmtime_r(&t, &tm);
+    setenv("TZ", "Europe/London", 1);
+    tzset();
+    localtime_r(&t, &tm);
     strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
@@ -301,7 +304,9 @@ static int file_layer(void *arg, fp_ctx *ctx, const fp_edition *ed, const fp_lay
     if (rc) return rc;
     if (cs->ncache == sizeof cs->cache / sizeof *cs->cache) {
         fp_layer_free(L);
-        return FP_ENOMEM;
+        fprintf(stderr, "%s: more than %zu editions in one chain\n", prog,
+                sizeof cs->cache / sizeof *cs->cache);
+        exit(EXIT_DATA);
     }
     cs->cache[cs->ncache].ed = ed;
     cs->cache[cs->ncache++].layer = L;
@@ -355,11 +360,8 @@ static int chain_at(fp_ctx *ctx, chain_src *cs, double lat, double lon,
 
 static void check_date(const char *cmd, const char *opt, const char *d)
 {
-    int y, m, dd;
-    char tail;
-    if (strlen(d) != 10 || sscanf(d, "%4d-%2d-%2d%c", &y, &m, &dd, &tail) != 3 ||
-        m < 1 || m > 12 || dd < 1 || dd > 31)
-        die_usage(cmd, "%s: expected a date YYYY-MM-DD, got '%s'", opt, d);
+    if (!fp_date_valid(d))
+        die_usage(cmd, "%s: expected a calendar date YYYY-MM-DD, got '%s'", opt, d);
 }
 
 static void print_link_json(const fp_link *k)
@@ -531,6 +533,9 @@ static int cmd_which(int argc, char **argv)
         }
     }
     if (optind < argc) die_usage("which ", "unexpected argument '%s'", argv[optind]);
+    if (c.edition && c.date)
+        die_usage("which ", "--date picks the editions in force; --edition pins one: "
+                            "give one of them");
     int ll = s_lat || s_lon, en = s_e || s_n;
     if (ll && en)
         die_usage("which ", "give --lat/--lon or --easting/--northing, not both");
@@ -667,6 +672,7 @@ static int cmd_list(int argc, char **argv)
     if (fp_ctx_new(&ctx)) return EXIT_DATA;
     fp_catalogue *cat = load_catalogue(ctx, &c);
     const fp_edition *ed;
+    if (c.date && !level) die_usage("list ", "--date goes with --level");
     if (level && !c.edition) { /* the edition of that level on the date */
         char d[11];
         if (c.date)
@@ -849,10 +855,23 @@ static int cmd_timeline(int argc, char **argv)
                       : fp__timeline(ctx, cat, file_layer, &cs, lat, lon, since, until,
                                      nearest, periods, 512, &n);
 #endif
-    int status = EXIT_FOUND;
+    int status = EXIT_FOUND, until_given = until != d;
+    int covered = 0;
+    for (size_t i = 0; i < n; i++)
+        for (int t = 0; t < FP_TIER_COUNT; t++) covered |= periods[i].links[t].code != NULL;
+    /* A period cut off by --until ends there, not "still". */
+    if (!rc && n && until_given && !periods[n - 1].to[0])
+        snprintf(periods[n - 1].to, sizeof periods[n - 1].to, "%s", until);
     if (rc) {
         fprintf(stderr, "%s: %s\n", prog, fp_ctx_errmsg(ctx));
         status = EXIT_DATA;
+    } else if (!covered) {
+        fprintf(stderr, "%s: no footprint covered %.6f, %.6f from %s to %s\n", prog, lat,
+                lon, since, until);
+        status = EXIT_NOMATCH;
+    }
+    if (rc || !covered) {
+        /* nothing on stdout: the message above says why */
     } else if (c.json) {
         printf("{\"lat\":%.7f,\"lon\":%.7f,\"periods\":[", lat, lon);
         for (size_t i = 0; i < n; i++) {
@@ -919,7 +938,11 @@ static int cmd_members(int argc, char **argv)
     if (fp_ctx_new(&ctx)) return EXIT_DATA;
     fp_catalogue *cat = load_catalogue(ctx, &c);
     size_t shown = 0;
-    if (c.json) printf("{\"code\":\"%s\",\"members\":[", code);
+    if (c.json) {
+        printf("{\"code\":");
+        json_string(stdout, code);
+        printf(",\"members\":[");
+    }
     for (size_t e = 0; e < fp_catalogue_count(cat); e++) {
         const fp_edition *ed = fp_catalogue_get(cat, e);
         for (size_t r = 0; r < fp_catalogue_member_count(cat, ed); r++) {
@@ -941,12 +964,10 @@ static int cmd_members(int argc, char **argv)
                 json_string(stdout, m->member_edition);
                 printf(",\"member_code\":");
                 json_string(stdout, m->member_code);
-                printf(",\"clip\":");
-                if (*m->clip_edition) {
-                    printf("\"%s:%s\"", m->clip_edition, m->clip_code);
-                } else {
-                    printf("null");
-                }
+                printf(",\"clip_edition\":");
+                if (*m->clip_edition) json_string(stdout, m->clip_edition); else printf("null");
+                printf(",\"clip_code\":");
+                if (*m->clip_code) json_string(stdout, m->clip_code); else printf("null");
                 printf(",\"valid_from\":");
                 if (*m->valid_from) json_string(stdout, m->valid_from); else printf("null");
                 printf(",\"valid_to\":");

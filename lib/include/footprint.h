@@ -305,12 +305,13 @@ const fp_edition *fp_catalogue_find(const fp_catalogue *cat, const char *id);
 const fp_edition *fp_catalogue_valid_on(const fp_catalogue *cat,
                                         const char *level, const char *date);
 
-/* Membership rows of an edition (0 for boundary-file editions). */
+/* Membership rows of an edition of this catalogue (0 for boundary-file
+ * editions; `ed` must come from `cat`). */
 size_t fp_catalogue_member_count(const fp_catalogue *cat, const fp_edition *ed);
 const fp_member *fp_catalogue_member(const fp_catalogue *cat,
                                      const fp_edition *ed, size_t i);
-/* The first membership row of footprint `code` in any membership edition
- * valid on `date` (NULL date: any), or NULL. */
+/* The first membership row of footprint `code` in membership edition
+ * `edition`, or NULL. */
 const fp_member *fp_catalogue_footprint_row(const fp_catalogue *cat,
                                             const char *edition,
                                             const char *code);
@@ -322,6 +323,8 @@ const fp_parent *fp_catalogue_parent_get(const fp_catalogue *cat, size_t i);
 /* The parent of `code` valid on `date`, or NULL. */
 const fp_parent *fp_catalogue_parent_on(const fp_catalogue *cat,
                                         const char *code, const char *date);
+/* Is s a real calendar date written YYYY-MM-DD? */
+int fp_date_valid(const char *s);
 /* Is `date` within [from, to] ("" bounds are open)? */
 int fp_date_within(const char *date, const char *from, const char *to);
 
@@ -405,8 +408,9 @@ typedef struct fp_link {
 } fp_link;
 
 /* The chain valid on `date` (YYYY-MM-DD) at (lat, lon): one link per tier,
- * code NULL where no footprint of that tier covers the point.  nearest_m
- * as in fp_layer_locate.  Fails only on a bad date or a corrupt atlas. */
+ * code NULL where no footprint of that tier covers the point (or the atlas
+ * was built without that tier's edition).  nearest_m as in
+ * fp_layer_locate.  Fails only on a bad date or a corrupt atlas. */
 int fp_atlas_chain(fp_ctx *ctx, const fp_atlas *atlas, double lat, double lon,
                    const char *date, double nearest_m,
                    fp_link links[FP_TIER_COUNT]);

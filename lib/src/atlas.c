@@ -13,6 +13,8 @@
  * offset and count in it have been checked, on first use.
  */
 #include <errno.h>
+#include <math.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -196,6 +198,14 @@ static const char *validate_layer(const fp_layer *L)
         L->total_bits > 31 || (L->total_bits - L->root_bits) % FP_SUB_BITS ||
         L->gmax != (uint32_t)((1ull << L->total_bits) - 1))
         return "grid parameters";
+    /* The mapping from coordinates to cells: finite, positive, ordered
+     * (a cast of an out-of-range double to an integer is undefined). */
+    if (!(L->gx0 < L->gx1) || !(L->gy0 < L->gy1) || !isfinite(L->gx0) ||
+        !isfinite(L->gx1) || !isfinite(L->gy0) || !isfinite(L->gy1) ||
+        !(L->gsx > 0) || !(L->gsy > 0) || !isfinite(L->gsx) || !isfinite(L->gsy) ||
+        (L->gx1 - L->gx0) * L->gsx > 4294967296.0 ||
+        (L->gy1 - L->gy0) * L->gsy > 4294967296.0)
+        return "grid extent";
     size_t ntop = (size_t)1 << (2 * L->root_bits);
     if (L->ncells < ntop || (L->ncells - ntop) % 16) return "grid cells";
     /* Nodes refer forward only, so walks end; every block sits at one
@@ -313,6 +323,8 @@ static int verify(fp_ctx *ctx, const fp_atlas *a, slot *sl)
                 why = view_layer(a, s, &sl->layer);
             if (why) snprintf(sl->why, sizeof sl->why, "%s", why);
             atomic_store(&sl->state, why ? S_BAD : S_OK);
+        } else {
+            sched_yield(); /* another thread is verifying this section */
         }
         st = atomic_load(&sl->state);
     }

@@ -167,6 +167,8 @@ static int is_ident(const char *s)
 
 static int safe_path(const char *p) { return !strstr(p, "..") && p[0] != '/'; }
 
+int fp_date_valid(const char *s) { return fp__valid_date(s); }
+
 int fp_date_within(const char *date, const char *from, const char *to)
 {
     return (!*from || strcmp(from, date) <= 0) && (!*to || strcmp(date, to) <= 0);

@@ -37,7 +37,8 @@ static int listed(const char *list, const char *word)
     return 0;
 }
 
-/* Statuses of `code` on `date`, comma-separated; whole items only. */
+/* Statuses of `code` on `date`, comma-separated; whole items only.  (ICB
+ * codes reuse STP codes: the facts' dates keep the eras apart.) */
 static void statuses(const fp_catalogue *cat, const char *code, const char *date,
                      char *out, size_t size)
 {
@@ -86,6 +87,10 @@ int fp__chain(fp_ctx *ctx, const fp_catalogue *cat, fp__layer_provider get,
         if (!ed) continue;
         const fp_layer *L;
         int rc = get(arg, ctx, ed, &L);
+        if (rc == FP_ENOTFOUND) { /* an atlas built with some editions only */
+            fp__clear(ctx);
+            continue;
+        }
         if (rc) return rc;
         fp_match m = fp_layer_locate(L, lat, lon, nearest_m);
         if (m.index < 0) continue;

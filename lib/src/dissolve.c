@@ -229,8 +229,14 @@ int fp_catalogue_open(fp_ctx *ctx, const fp_catalogue *cat, const char *id,
                 c->MaxY <= a->MinY)
                 continue;
             OGRGeometryH x = OGR_G_Intersection(kept[i].g, kept[j].g);
-            double area = x ? OGR_G_Area(x) : 0;
-            if (x) OGR_G_DestroyGeometry(x);
+            if (!x) {
+                rc = fp__error(ctx, FP_EFORMAT, "%s: GEOS could not intersect %s "
+                                                "with %s%s%s", ed->members, kept[i].code,
+                               kept[j].code, cap.msg[0] ? ": " : "", cap.msg);
+                break;
+            }
+            double area = OGR_G_Area(x);
+            OGR_G_DestroyGeometry(x);
             double smaller = kept[i].area < kept[j].area ? kept[i].area : kept[j].area;
             if (smaller > 0 && area > 1e-2 * smaller)
                 rc = fp__error(ctx, FP_EFORMAT,

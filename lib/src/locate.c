@@ -93,10 +93,10 @@ static inline long grid_find(const fp_layer *L, double x, double y)
 {
     /* Also rejects NaN: every comparison with it is false. */
     if (!(x >= L->gx0 && x < L->gx1 && y >= L->gy0 && y < L->gy1)) return -1;
-    uint32_t gx = (uint32_t)((x - L->gx0) * L->gsx);
-    uint32_t gy = (uint32_t)((y - L->gy0) * L->gsy);
-    if (gx > L->gmax) gx = L->gmax;
-    if (gy > L->gmax) gy = L->gmax;
+    double fx = (x - L->gx0) * L->gsx, fy = (y - L->gy0) * L->gsy;
+    /* Clamped in double: casting an out-of-range double is undefined. */
+    uint32_t gx = fx < (double)L->gmax ? (uint32_t)fx : L->gmax;
+    uint32_t gy = fy < (double)L->gmax ? (uint32_t)fy : L->gmax;
     int sh = L->total_bits - L->root_bits;
     uint32_t c = L->cells[((gy >> sh) << L->root_bits) | (gx >> sh)];
     while (FP_CELL_TAG(c) == FP_TAG_NODE) {
