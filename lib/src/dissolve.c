@@ -25,10 +25,27 @@ typedef struct geoset {
     size_t n, cap;
 } geoset;
 
+/* Polygons of g (any type) appended to the MultiPolygon mp. */
+static void add_polygons(OGRGeometryH mp, OGRGeometryH g);
+
 static int collect(void *arg, const char *code, const char *name, void *g)
 {
     (void)name;
     geoset *s = arg;
+    /* A code over several features is one area: union them, as opening a
+     * layer does. */
+    for (size_t i = 0; i < s->n; i++) {
+        if (strcmp(s->v[i].code, code) != 0) continue;
+        OGRGeometryH mp = OGR_G_CreateGeometry(wkbMultiPolygon);
+        add_polygons(mp, s->v[i].g);
+        add_polygons(mp, (OGRGeometryH)g);
+        OGRGeometryH u = OGR_G_UnionCascaded(mp);
+        OGR_G_DestroyGeometry(mp);
+        if (!u) return FP_EFORMAT;
+        OGR_G_DestroyGeometry(s->v[i].g);
+        s->v[i].g = u;
+        return FP_OK;
+    }
     if (fp__grow(s->a, (void **)&s->v, &s->cap, s->n + 1, sizeof *s->v)) return FP_ENOMEM;
     s->v[s->n].code = fp__strdup(s->a, code);
     s->v[s->n].g = OGR_G_Clone((OGRGeometryH)g);
@@ -97,6 +114,8 @@ static geoset *set_for(fp_ctx *ctx, geoset *sets, size_t *nsets, size_t max,
     s->a = &ctx->alloc;
     *rc = fp__edition_geometries(ctx, ed, data_dir, collect, s);
     if (*rc == FP_ENOMEM) fp__error(ctx, FP_ENOMEM, "out of memory");
+    if (*rc == FP_EFORMAT && !fp_ctx_errmsg(ctx)[0])
+        fp__error(ctx, FP_EFORMAT, "edition %s: parts of one code could not be merged", id);
     return *rc ? NULL : s;
 }
 

@@ -285,6 +285,7 @@ static int add_feature(opener *o, const char *code, const char *name,
 typedef struct gathered {
     char *code, *name;
     OGRGeometryH g;
+    long fid; /* for messages */
 } gathered;
 
 typedef struct gather {
@@ -296,7 +297,6 @@ typedef struct gather {
 static int gather_feature(opener *o, const char *code, const char *name,
                           OGRGeometryH g, long fid)
 {
-    (void)fid;
     gather *s = o->arg;
     if (fp__grow(s->a, (void **)&s->v, &s->cap, s->n + 1, sizeof *s->v))
         return fp__error(o->ctx, FP_ENOMEM, "%s: out of memory", o->path);
@@ -304,6 +304,7 @@ static int gather_feature(opener *o, const char *code, const char *name,
     e->code = fp__strdup(s->a, code);
     e->name = fp__strdup(s->a, name);
     e->g = OGR_G_Clone(g);
+    e->fid = fid;
     if (!e->code || !e->name || !e->g) {
         fp__free(s->a, e->code);
         fp__free(s->a, e->name);
@@ -362,7 +363,7 @@ static int build_layer(opener *o, const fp_open_opts *opts, fp_layer **out)
             }
             g = merged;
         }
-        rc = add_feature(o, order[i]->code, order[i]->name, g, 0);
+        rc = add_feature(o, order[i]->code, order[i]->name, g, order[i]->fid);
         if (merged) OGR_G_DestroyGeometry(merged);
         i = j;
     }
