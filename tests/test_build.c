@@ -685,7 +685,11 @@ static void test_build_index_options_kept(void **state)
         fp_layer *ref;
         assert_int_equal(fp_edition_open(ctx, fp_catalogue_get(cat, 0), data, opts[k],
                                          &ref), FP_OK);
-        assert_int_equal(fp_layer_memory(L), fp_layer_memory(ref));
+        /* A grid layer's atlas copy leaves out the stripes. */
+        size_t stripes = L->kind == FP_INDEX_GRID
+                             ? (ref->nstripe_off + ref->nstripe_edges) * sizeof(uint32_t)
+                             : 0;
+        assert_int_equal(fp_layer_memory(L) + stripes, fp_layer_memory(ref));
         const double box[4] = {-0.5, 49.5, 6.5, 56.5};
         assert_same_layer(L, ref, box, 50000);
         fp_layer_free(ref);

@@ -180,19 +180,22 @@ static const char *validate_layer(const fp_layer *L)
         next_ring = f->ring0 + f->nrings;
         if (f->code >= L->strings_len || f->name >= L->strings_len)
             return "footprint strings";
-        if (f->nstripes == 0 || (uint64_t)f->stripe0 + f->nstripes + 1 > L->nstripe_off)
-            return "footprint stripes";
-        const uint32_t *off = L->stripe_off + f->stripe0;
-        for (uint32_t s = 0; s < f->nstripes; s++)
-            if (off[s] > off[s + 1] || off[s + 1] > L->nstripe_edges)
-                return "stripe table";
+        if (!L->nstripe_off && (f->nstripes || f->stripe0)) return "footprint stripes";
+        if (L->nstripe_off) {
+            if (f->nstripes == 0 || (uint64_t)f->stripe0 + f->nstripes + 1 > L->nstripe_off)
+                return "footprint stripes";
+            const uint32_t *off = L->stripe_off + f->stripe0;
+            for (uint32_t s = 0; s < f->nstripes; s++)
+                if (off[s] > off[s + 1] || off[s + 1] > L->nstripe_edges)
+                    return "stripe table";
+        }
         if (i && strcmp(L->strings + L->feat[i - 1].code, L->strings + f->code) >= 0)
             return "footprint order";
     }
     if (next_ring != L->nrings) return "footprint rings";
     for (size_t i = 0; i < L->nstripe_edges; i++)
         if (L->stripe_edges[i] + 1 >= L->npts) return "stripe edges";
-    if (L->kind == FP_INDEX_NONE) return NULL;
+    if (L->kind == FP_INDEX_NONE) return L->nstripe_off ? NULL : "stripes missing";
     if (L->kind != FP_INDEX_GRID) return "index kind";
     if (L->root_bits < 4 || L->root_bits > 12 || L->total_bits < L->root_bits ||
         L->total_bits > 31 || (L->total_bits - L->root_bits) % FP_SUB_BITS ||
@@ -305,6 +308,7 @@ static const char *view_layer(const fp_atlas *a, const sect *s, fp_layer *L)
     L->cells = (uint32_t *)take(&c, h->ncells, sizeof(uint32_t));
     L->cands = (uint32_t *)take(&c, h->ncands, sizeof(uint32_t));
     if (c.bad) return "section shorter than its counts";
+    if (!L->nstripe_off) L->stripe_off = L->stripe_edges = NULL;
     return validate_layer(L);
 }
 
@@ -575,6 +579,11 @@ int fp__atlas_add_layer(fp_atlas_writer *w, const char *edition, const fp_layer 
 {
     char name[NAME_MAX_LEN + 16];
     snprintf(name, sizeof name, "layer/%s", edition);
+    /* A grid layer's queries never need the stripes (leaves carry their
+     * own edges; nearest scans rings without them): leave them out. */
+    int stripes = L->kind != FP_INDEX_GRID;
+    size_t nstripe_off = stripes ? L->nstripe_off : 0;
+    size_t nstripe_edges = stripes ? L->nstripe_edges : 0;
     const struct {
         const void *p;
         size_t n;
@@ -582,8 +591,8 @@ int fp__atlas_add_layer(fp_atlas_writer *w, const char *edition, const fp_layer 
         {L->feat, L->nfeat * sizeof(fp_feat)},
         {L->pts, L->npts * 2 * sizeof(double)},
         {L->ring_start, (L->nrings + 1) * sizeof(uint32_t)},
-        {L->stripe_off, L->nstripe_off * sizeof(uint32_t)},
-        {L->stripe_edges, L->nstripe_edges * sizeof(uint32_t)},
+        {L->stripe_off, nstripe_off * sizeof(uint32_t)},
+        {L->stripe_edges, nstripe_edges * sizeof(uint32_t)},
         {L->strings, L->strings_len},
         {L->cells, L->ncells * sizeof(uint32_t)},
         {L->cands, L->ncands * sizeof(uint32_t)},
@@ -592,6 +601,17 @@ int fp__atlas_add_layer(fp_atlas_writer *w, const char *edition, const fp_layer 
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) len += pad8(parts[i].n);
     unsigned char *d = fp__calloc(&w->alloc, 1, len);
     if (!d) return fp__error(w->ctx, FP_ENOMEM, "out of memory");
+    fp_feat *feat = NULL;
+    if (!stripes) { /* footprints without stripes say so: zero fields */
+        feat = fp__malloc(&w->alloc, (L->nfeat + 1) * sizeof *feat);
+        if (!feat) {
+            fp__free(&w->alloc, d);
+            return fp__error(w->ctx, FP_ENOMEM, "out of memory");
+        }
+        memcpy(feat, L->feat, L->nfeat * sizeof *feat);
+        for (size_t i = 0; i < L->nfeat; i++)
+            feat[i].stripe0 = feat[i].nstripes = 0, feat[i].sy0 = feat[i].sinv = 0;
+    }
     lhdr h;
     memset(&h, 0, sizeof h);
     h.magic = LAYER_MAGIC;
@@ -600,7 +620,7 @@ int fp__atlas_add_layer(fp_atlas_writer *w, const char *edition, const fp_layer 
     h.total_bits = (uint32_t)L->total_bits;
     h.gmax = L->gmax;
     h.nfeat = L->nfeat, h.npts = L->npts, h.nrings = L->nrings;
-    h.nstripe_off = L->nstripe_off, h.nstripe_edges = L->nstripe_edges;
+    h.nstripe_off = nstripe_off, h.nstripe_edges = nstripe_edges;
     h.strings_len = L->strings_len, h.ncells = L->ncells, h.ncands = L->ncands;
     memcpy(h.bbox, L->bbox, sizeof h.bbox);
     h.gx0 = L->gx0, h.gy0 = L->gy0, h.gx1 = L->gx1, h.gy1 = L->gy1;
@@ -608,9 +628,11 @@ int fp__atlas_add_layer(fp_atlas_writer *w, const char *edition, const fp_layer 
     memcpy(d, &h, sizeof h);
     size_t off = pad8(sizeof h);
     for (size_t i = 0; i < sizeof parts / sizeof *parts; i++) {
-        if (parts[i].n) memcpy(d + off, parts[i].p, parts[i].n);
+        const void *src = i == 0 && feat ? (const void *)feat : parts[i].p;
+        if (parts[i].n) memcpy(d + off, src, parts[i].n);
         off += pad8(parts[i].n);
     }
+    fp__free(&w->alloc, feat);
     return add_section(w, name, d, len);
 }
 

@@ -14,10 +14,21 @@ int fp__feat_contains(const fp_layer *L, const fp_feat *f, double x, double y)
     if (!(y >= f->bbox[1] && y < f->bbox[3] && x >= f->bbox[0] &&
           x < f->bbox[2]))
         return 0;
+    int in = 0;
+    if (!L->stripe_off) { /* an atlas's grid layer: no stripes, every edge */
+        for (uint32_t r = f->ring0; r < f->ring0 + f->nrings; r++)
+            for (uint32_t q = L->ring_start[r]; q + 1 < L->ring_start[r + 1]; q++) {
+                const double *a = L->pts + 2 * (size_t)q, *b = a + 2;
+                int au = a[1] > y, bu = b[1] > y;
+                if (au == bu) continue;
+                const double *lo = au ? b : a, *hi = au ? a : b;
+                if (fp__orient(lo[0], lo[1], hi[0], hi[1], x, y) > 0) in ^= 1;
+            }
+        return in;
+    }
     const uint32_t *off = L->stripe_off + f->stripe0;
     uint32_t s = fp__stripe_of(f, y);
     const uint32_t *e = L->stripe_edges + off[s], *end = L->stripe_edges + off[s + 1];
-    int in = 0;
     for (; e < end; e++) {
         const double *a = L->pts + 2 * (size_t)*e, *b = a + 2;
         int au = a[1] > y, bu = b[1] > y;
@@ -141,42 +152,59 @@ static double seg_dist2(double ax, double ay, double bx, double by)
     return px * px + py * py;
 }
 
+typedef struct near_state {
+    double x, y, kx, ky, rx, ry;
+    double best;
+    long bestf;
+} near_state;
+
+static void near_edge(const fp_layer *L, near_state *ns, uint32_t ei, long f)
+{
+    const double *a = L->pts + 2 * (size_t)ei, *b = a + 2;
+    if (fmax(a[0], b[0]) < ns->x - ns->rx || fmin(a[0], b[0]) > ns->x + ns->rx ||
+        fmax(a[1], b[1]) < ns->y - ns->ry || fmin(a[1], b[1]) > ns->y + ns->ry)
+        return;
+    double d2 = seg_dist2((a[0] - ns->x) * ns->kx, (a[1] - ns->y) * ns->ky,
+                          (b[0] - ns->x) * ns->kx, (b[1] - ns->y) * ns->ky);
+    if (d2 < ns->best || (d2 <= ns->best && (ns->bestf < 0 || f < ns->bestf))) {
+        ns->best = d2;
+        ns->bestf = f;
+    }
+}
+
 static fp_match nearest(const fp_layer *L, double x, double y, double max_m)
 {
     fp_match m = {-1, FP_MATCH_NONE, NAN};
-    double ky = DEG * EARTH_RADIUS_M;
-    double kx = ky * cos(y * DEG);
-    if (kx < ky * 1e-6) kx = ky * 1e-6; /* the poles: keep it finite */
-    double rx = max_m / kx, ry = max_m / ky;
-    double best = max_m * max_m;
-    long bestf = -1;
+    near_state ns;
+    ns.x = x, ns.y = y;
+    ns.ky = DEG * EARTH_RADIUS_M;
+    ns.kx = ns.ky * cos(y * DEG);
+    if (ns.kx < ns.ky * 1e-6) ns.kx = ns.ky * 1e-6; /* the poles: keep it finite */
+    ns.rx = max_m / ns.kx, ns.ry = max_m / ns.ky;
+    ns.best = max_m * max_m;
+    ns.bestf = -1;
     for (size_t i = 0; i < L->nfeat; i++) {
         const fp_feat *f = &L->feat[i];
-        if (x < f->bbox[0] - rx || x > f->bbox[2] + rx || y < f->bbox[1] - ry ||
-            y > f->bbox[3] + ry)
+        if (x < f->bbox[0] - ns.rx || x > f->bbox[2] + ns.rx || y < f->bbox[1] - ns.ry ||
+            y > f->bbox[3] + ns.ry)
             continue;
-        const uint32_t *off = L->stripe_off + f->stripe0;
-        uint32_t s0 = fp__stripe_of(f, y - ry), s1 = fp__stripe_of(f, y + ry);
-        for (const uint32_t *e = L->stripe_edges + off[s0],
-                            *end = L->stripe_edges + off[s1 + 1];
-             e < end; e++) {
-            const double *a = L->pts + 2 * (size_t)*e, *b = a + 2;
-            if (fmax(a[0], b[0]) < x - rx || fmin(a[0], b[0]) > x + rx ||
-                fmax(a[1], b[1]) < y - ry || fmin(a[1], b[1]) > y + ry)
-                continue;
-            double d2 = seg_dist2((a[0] - x) * kx, (a[1] - y) * ky,
-                                  (b[0] - x) * kx, (b[1] - y) * ky);
-            if (d2 < best || (d2 == best && bestf >= 0 && (long)i < bestf) ||
-                (d2 <= best && bestf < 0)) {
-                best = d2;
-                bestf = (long)i;
-            }
+        if (L->stripe_off) { /* the edges of the stripes near y */
+            const uint32_t *off = L->stripe_off + f->stripe0;
+            uint32_t s0 = fp__stripe_of(f, y - ns.ry), s1 = fp__stripe_of(f, y + ns.ry);
+            for (const uint32_t *e = L->stripe_edges + off[s0],
+                                *end = L->stripe_edges + off[s1 + 1];
+                 e < end; e++)
+                near_edge(L, &ns, *e, (long)i);
+        } else { /* an atlas's grid layer keeps no stripes: every edge */
+            for (uint32_t r = f->ring0; r < f->ring0 + f->nrings; r++)
+                for (uint32_t q = L->ring_start[r]; q + 1 < L->ring_start[r + 1]; q++)
+                    near_edge(L, &ns, q, (long)i);
         }
     }
-    if (bestf >= 0) {
-        m.index = bestf;
+    if (ns.bestf >= 0) {
+        m.index = ns.bestf;
         m.kind = FP_MATCH_NEAREST;
-        m.distance_m = sqrt(best);
+        m.distance_m = sqrt(ns.best);
     }
     return m;
 }
