@@ -7,6 +7,16 @@
 #define EARTH_RADIUS_M 6371008.8
 #define DEG 0.017453292519943295
 
+/* Does the eastward ray from (x, y) cross edge a-b?  It must straddle the
+ * ray's line (half-open in y) and lie strictly east of the point. */
+static inline int crosses(const double *a, const double *b, double x, double y)
+{
+    int au = a[1] > y, bu = b[1] > y;
+    if (au == bu) return 0;
+    const double *lo = au ? b : a, *hi = au ? a : b;
+    return fp__orient(lo[0], lo[1], hi[0], hi[1], x, y) > 0;
+}
+
 int fp__feat_contains(const fp_layer *L, const fp_feat *f, double x, double y)
 {
     /* Outside the box can never be inside; the east and north sides are
@@ -18,11 +28,8 @@ int fp__feat_contains(const fp_layer *L, const fp_feat *f, double x, double y)
     if (!L->stripe_off) { /* an atlas's grid layer: no stripes, every edge */
         for (uint32_t r = f->ring0; r < f->ring0 + f->nrings; r++)
             for (uint32_t q = L->ring_start[r]; q + 1 < L->ring_start[r + 1]; q++) {
-                const double *a = L->pts + 2 * (size_t)q, *b = a + 2;
-                int au = a[1] > y, bu = b[1] > y;
-                if (au == bu) continue;
-                const double *lo = au ? b : a, *hi = au ? a : b;
-                if (fp__orient(lo[0], lo[1], hi[0], hi[1], x, y) > 0) in ^= 1;
+                const double *a = L->pts + 2 * (size_t)q;
+                in ^= crosses(a, a + 2, x, y);
             }
         return in;
     }
@@ -30,13 +37,8 @@ int fp__feat_contains(const fp_layer *L, const fp_feat *f, double x, double y)
     uint32_t s = fp__stripe_of(f, y);
     const uint32_t *e = L->stripe_edges + off[s], *end = L->stripe_edges + off[s + 1];
     for (; e < end; e++) {
-        const double *a = L->pts + 2 * (size_t)*e, *b = a + 2;
-        int au = a[1] > y, bu = b[1] > y;
-        if (au == bu) continue; /* does not straddle the ray's line */
-        const double *lo = au ? b : a, *hi = au ? a : b;
-        /* The eastward ray crosses the upward edge iff the point lies
-         * strictly west of it. */
-        if (fp__orient(lo[0], lo[1], hi[0], hi[1], x, y) > 0) in ^= 1;
+        const double *a = L->pts + 2 * (size_t)*e;
+        in ^= crosses(a, a + 2, x, y);
     }
     return in;
 }
