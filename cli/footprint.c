@@ -27,7 +27,6 @@ int fp__chain(fp_ctx *ctx, const fp_catalogue *cat, cli_layer_fn get, void *arg,
 int fp__timeline(fp_ctx *ctx, const fp_catalogue *cat, cli_layer_fn get, void *arg,
                  double lat, double lon, const char *since, const char *until,
                  double nearest_m, fp_period *out, size_t max, size_t *n);
-#define fp__cli_chain fp__chain
 
 enum { EXIT_FOUND = 0, EXIT_NOMATCH = 1, EXIT_USAGE = 2, EXIT_DATA = 3 };
 
@@ -217,6 +216,29 @@ static const fp_edition *pick_edition(const char *cmd, const fp_catalogue *cat,
     return ed;
 }
 
+/* The compiled atlas to answer from: --atlas FILE, or footprint.atlas in
+ * the data directory when there is one; NULL when there is none.  A stale
+ * or damaged atlas is reported, never used.  An explicit --atlas is checked
+ * for damage and catalogue, but its sources (recorded relative to the
+ * directory it was built from) only when it is the data directory's own. */
+static fp_atlas *open_atlas(fp_ctx *ctx, const fp_catalogue *cat, const common *c,
+                            const char *dir)
+{
+    char apath[4200];
+    if (c->atlas)
+        snprintf(apath, sizeof apath, "%s", c->atlas);
+    else
+        snprintf(apath, sizeof apath, "%s/footprint.atlas", dir);
+    if (!c->atlas && access(apath, F_OK) != 0) return NULL;
+    fp_atlas *a = NULL;
+    if (fp_atlas_open(ctx, apath, &a) ||
+        fp_atlas_check(ctx, a, cat, c->atlas ? NULL : dir)) {
+        fprintf(stderr, "%s: %s\n", prog, fp_ctx_errmsg(ctx));
+        exit(EXIT_DATA);
+    }
+    return a;
+}
+
 /* Where a command's footprints come from: the compiled atlas when there is
  * one (--atlas FILE, or footprint.atlas in the data directory), else the
  * edition's boundary file. */
@@ -236,21 +258,11 @@ static const fp_layer *open_footprints(fp_ctx *ctx, const fp_catalogue *cat,
                                        const fp_edition *ed, const common *c,
                                        footprints *f)
 {
-    char buf[4096], apath[4200];
+    char buf[4096];
     const char *dir = data_dir(c, buf, sizeof buf);
     memset(f, 0, sizeof *f);
-    if (c->atlas)
-        snprintf(apath, sizeof apath, "%s", c->atlas);
-    else
-        snprintf(apath, sizeof apath, "%s/footprint.atlas", dir);
-    if (c->atlas || access(apath, F_OK) == 0) {
-        /* A stale or damaged atlas is reported, never used.  An explicit
-         * --atlas is checked for damage, but its sources (recorded relative
-         * to the directory it was built from) only when it is the data
-         * directory's own. */
-        if (fp_atlas_open(ctx, apath, &f->atlas) ||
-            fp_atlas_check(ctx, f->atlas, cat, c->atlas ? NULL : dir) ||
-            fp_atlas_layer(ctx, f->atlas, ed->id, &f->layer)) {
+    if ((f->atlas = open_atlas(ctx, cat, c, dir)) != NULL) {
+        if (fp_atlas_layer(ctx, f->atlas, ed->id, &f->layer)) {
             fprintf(stderr, "%s: %s\n", prog, fp_ctx_errmsg(ctx));
             exit(EXIT_DATA);
         }
@@ -319,24 +331,12 @@ static int file_layer(void *arg, fp_ctx *ctx, const fp_edition *ed, const fp_lay
 static void open_chain_src(fp_ctx *ctx, fp_catalogue *cat, const common *c,
                            chain_src *cs, char *buf, size_t size)
 {
-    char apath[4200];
     memset(cs, 0, sizeof *cs);
     cs->cat = cat;
     cs->dir = data_dir(c, buf, size);
-    if (c->atlas)
-        snprintf(apath, sizeof apath, "%s", c->atlas);
-    else
-        snprintf(apath, sizeof apath, "%s/footprint.atlas", cs->dir);
-    if (c->atlas || access(apath, F_OK) == 0) {
-        if (fp_atlas_open(ctx, apath, &cs->atlas) ||
-            fp_atlas_check(ctx, cs->atlas, cat, c->atlas ? NULL : cs->dir)) {
-            fprintf(stderr, "%s: %s\n", prog, fp_ctx_errmsg(ctx));
-            exit(EXIT_DATA);
-        }
-        return;
-    }
+    cs->atlas = open_atlas(ctx, cat, c, cs->dir);
 #ifdef FP_CLI_LIGHT
-    delegate();
+    if (!cs->atlas) delegate();
 #endif
 }
 
@@ -354,7 +354,7 @@ static int chain_at(fp_ctx *ctx, chain_src *cs, double lat, double lon,
     (void)lat, (void)lon, (void)date, (void)nearest, (void)links;
     return FP_EINVAL; /* unreachable: delegated */
 #else
-    return fp__cli_chain(ctx, cs->cat, file_layer, cs, lat, lon, date, nearest, links);
+    return fp__chain(ctx, cs->cat, file_layer, cs, lat, lon, date, nearest, links);
 #endif
 }
 
