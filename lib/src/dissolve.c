@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <cpl_error.h>
 #include <ogr_api.h>
 
 #include "internal.h"
@@ -74,17 +73,6 @@ static void free_set(geoset *s)
     fp__free(s->a, s->v);
 }
 
-typedef struct capture {
-    char msg[256];
-} capture;
-
-static void CPL_STDCALL on_error(CPLErr cls, CPLErrorNum no, const char *msg)
-{
-    (void)no;
-    capture *c = CPLGetErrorHandlerUserData();
-    if (c && cls >= CE_Failure && !c->msg[0]) snprintf(c->msg, sizeof c->msg, "%s", msg);
-}
-
 /* Polygons of g (any type) appended to the MultiPolygon mp. */
 static void add_polygons(OGRGeometryH mp, OGRGeometryH g)
 {
@@ -138,7 +126,7 @@ int fp_catalogue_open(fp_ctx *ctx, const fp_catalogue *cat, const char *id,
     size_t nsets = 0;
     int rc = FP_OK;
     fp_builder *b = NULL;
-    capture cap = {{0}};
+    fp__gdal_msgs cap;
     struct kept {
         const char *code;
         OGRGeometryH g;
@@ -146,7 +134,7 @@ int fp_catalogue_open(fp_ctx *ctx, const fp_catalogue *cat, const char *id,
         double area;
     } *kept = NULL;
     size_t nkept = 0, keptcap = 0;
-    CPLPushErrorHandlerEx(on_error, &cap);
+    fp__gdal_capture_push(&cap);
     for (size_t r = 0; r < nrows && !rc; r++) {
         const fp_member *m = fp_catalogue_member(cat, ed, r);
         if (!set_for(ctx, sets, &nsets, MAXSETS, cat, m->member_edition, data_dir, &rc))
@@ -269,6 +257,6 @@ int fp_catalogue_open(fp_ctx *ctx, const fp_catalogue *cat, const char *id,
     if (!rc) rc = fp_builder_build(b, index, out);
     fp_builder_free(b);
     for (size_t i = 0; i < nsets; i++) free_set(&sets[i]);
-    CPLPopErrorHandler();
+    fp__gdal_capture_pop();
     return rc;
 }

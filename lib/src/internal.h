@@ -116,6 +116,15 @@ void fp__catalogue_text(const fp_catalogue *cat, const char **text, size_t *len)
 
 /* ---- import side (open.c) ---- */
 
+/* GDAL's messages, captured instead of printed: the first failure's text.
+ * Push before calling GDAL/OGR on this thread, pop after (thread-local in
+ * GDAL).  No GDAL types here, so the core's header stays GDAL-free. */
+typedef struct fp__gdal_msgs {
+    char msg[256];
+} fp__gdal_msgs;
+void fp__gdal_capture_push(fp__gdal_msgs *m);
+void fp__gdal_capture_pop(void);
+
 /* Calls fn with each polygon feature of an edition's file: code, name and
  * an OGRGeometryH in WGS84 (borrowed: clone it to keep it). */
 int fp__edition_geometries(fp_ctx *ctx, const fp_edition *ed, const char *data_dir,

@@ -26,18 +26,22 @@ void fp_open_opts_init(fp_open_opts *o)
 static pthread_once_t gdal_once = PTHREAD_ONCE_INIT;
 static void gdal_init(void) { GDALAllRegister(); }
 
-typedef struct capture {
-    char msg[256];
-} capture;
-
 static void CPL_STDCALL on_gdal_error(CPLErr cls, CPLErrorNum no,
                                       const char *msg)
 {
     (void)no;
-    capture *c = CPLGetErrorHandlerUserData();
+    fp__gdal_msgs *c = CPLGetErrorHandlerUserData();
     if (c && cls >= CE_Failure && !c->msg[0])
         snprintf(c->msg, sizeof c->msg, "%s", msg);
 }
+
+void fp__gdal_capture_push(fp__gdal_msgs *m)
+{
+    m->msg[0] = '\0';
+    CPLPushErrorHandlerEx(on_gdal_error, m);
+}
+
+void fp__gdal_capture_pop(void) { CPLPopErrorHandler(); }
 
 typedef struct opener opener;
 /* Called with each polygon feature, its geometry already in WGS84. */
@@ -49,7 +53,7 @@ struct opener {
     const char *path;
     feature_fn each;
     void *arg;
-    capture cap;
+    fp__gdal_msgs cap;
     GDALDatasetH ds;
     OGRCoordinateTransformationH ct;
     OGRSpatialReferenceH dst, override;
@@ -268,15 +272,24 @@ static int read_features(opener *o, const fp_open_opts *opts)
 }
 
 /* Adds a feature's polygons to the builder: the plain opener's callback. */
+/* The rings of a Polygon, or of every Polygon part of a collection. */
+static int add_rings(opener *o, OGRGeometryH g, long fid)
+{
+    if (wkbFlatten(OGR_G_GetGeometryType(g)) == wkbPolygon) return add_polygon(o, g, fid);
+    int rc = FP_OK;
+    for (int k = 0; k < OGR_G_GetGeometryCount(g) && !rc; k++) {
+        OGRGeometryH part = OGR_G_GetGeometryRef(g, k);
+        if (wkbFlatten(OGR_G_GetGeometryType(part)) == wkbPolygon)
+            rc = add_polygon(o, part, fid);
+    }
+    return rc;
+}
+
 static int add_feature(opener *o, const char *code, const char *name,
                        OGRGeometryH g, long fid)
 {
     int rc = fp_builder_add_footprint(o->b, code, name);
-    if (rc) return rc;
-    if (wkbFlatten(OGR_G_GetGeometryType(g)) == wkbPolygon) return add_polygon(o, g, fid);
-    for (int k = 0; k < OGR_G_GetGeometryCount(g) && !rc; k++)
-        rc = add_polygon(o, OGR_G_GetGeometryRef(g, k), fid);
-    return rc;
+    return rc ? rc : add_rings(o, g, fid);
 }
 
 /* Features are gathered first: a code that occurs more than once (a
@@ -396,7 +409,7 @@ static int with_source(fp_ctx *ctx, const char *path, const fp_open_opts *opts,
     o.arg = arg;
     /* Handler first: nothing GDAL says, even while registering drivers,
      * reaches stderr. */
-    CPLPushErrorHandlerEx(on_gdal_error, &o.cap);
+    fp__gdal_capture_push(&o.cap);
     pthread_once(&gdal_once, gdal_init);
     int rc = FP_OK;
     if (opts->crs && *opts->crs) {
@@ -414,7 +427,7 @@ static int with_source(fp_ctx *ctx, const char *path, const fp_open_opts *opts,
     if (o.ds) GDALClose(o.ds);
     fp_builder_free(o.b);
     fp__free(&ctx->alloc, o.xy);
-    CPLPopErrorHandler();
+    fp__gdal_capture_pop();
     return rc;
 }
 
@@ -471,18 +484,7 @@ int fp__builder_add_ogr(fp_builder *b, fp_ctx *ctx, const char *what, void *ogr_
     o.ctx = ctx;
     o.path = what;
     o.b = b;
-    OGRGeometryH g = ogr_geom;
-    int rc = FP_OK;
-    OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
-    if (t == wkbPolygon) {
-        rc = add_polygon(&o, g, 0);
-    } else {
-        for (int k = 0; k < OGR_G_GetGeometryCount(g) && !rc; k++) {
-            OGRGeometryH part = OGR_G_GetGeometryRef(g, k);
-            if (wkbFlatten(OGR_G_GetGeometryType(part)) == wkbPolygon)
-                rc = add_polygon(&o, part, 0);
-        }
-    }
+    int rc = add_rings(&o, ogr_geom, 0);
     fp__free(&ctx->alloc, o.xy);
     return rc;
 }
