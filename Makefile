@@ -24,12 +24,14 @@ WARN   := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
 # -ffp-contract=off: the exact predicate needs products rounded as written.
 STD    := -std=c11 -D_POSIX_C_SOURCE=200809L -ffp-contract=off
 # -isystem: strict warnings are for our code, not GDAL's headers.
-DEPS_CFLAGS := $(patsubst -I%,-isystem %,$(shell $(PKG_CONFIG) --cflags gdal proj 2>/dev/null))
-DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs gdal proj 2>/dev/null)
+DEPS_CFLAGS := $(patsubst -I%,-isystem %,$(shell $(PKG_CONFIG) --cflags gdal proj cairo 2>/dev/null))
+DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs gdal proj cairo 2>/dev/null)
 FP_CFLAGS = $(STD) $(OPTIMIZATION) -g $(WARN) -fPIC -Ilib/include -Ilib/src \
             $(DEPS_CFLAGS) -MMD -MP $(CFLAGS)
 FP_LDFLAGS = $(LDFLAGS)
-LIBS := $(DEPS_LIBS) -lm -lpthread
+LIBS := $(DEPS_LIBS) -lz -lm -lpthread
+# What the light binary and the core may link: no GDAL, PROJ or cairo.
+CORE_LIBS := -lz -lm -lpthread
 
 ifeq ($(V),1)
 QUIET_CC =
@@ -44,9 +46,11 @@ QUIET_GEN  = @printf '    %-5s %s\n' GEN $@ 1>&2;
 endif
 
 # The point-in-footprint core: no GDAL, PROJ or cairo (checked by a test).
-CORE_SRC := ctx.c predicate.c layer.c index.c locate.c csv.c catalogue.c atlas.c chain.c
-# The import side: GDAL/OGR and PROJ.
-GEO_SRC  := crs.c open.c build.c dissolve.c
+CORE_SRC := $(filter $(notdir $(wildcard lib/src/*.c)),ctx.c predicate.c layer.c \
+            index.c locate.c csv.c catalogue.c atlas.c chain.c mapped.c \
+            postcode.c batch.c)
+# Everything else (import, dissolve, render, export): GDAL/OGR, PROJ, cairo.
+GEO_SRC  := $(filter-out $(CORE_SRC),$(notdir $(wildcard lib/src/*.c)))
 LIB_OBJ  := $(addprefix $(BUILD)/obj/,$(CORE_SRC:.c=.o) $(GEO_SRC:.c=.o))
 CORE_OBJ := $(addprefix $(BUILD)/obj/,$(CORE_SRC:.c=.o))
 
@@ -58,8 +62,13 @@ SONAME   := libfootprint.so.$(SOVERSION)
 # GDAL and PROJ and does what needs them (the light one hands over to it).
 CLI      := $(BUILD)/footprint
 CLI_GEO  := $(BUILD)/footprint-geo
-CLI_OBJ  := $(BUILD)/obj/cli/footprint.o $(BUILD)/obj/cli/catalogue_embed.o
-CLI_GEO_OBJ := $(BUILD)/obj/cli/footprint-geo.o $(BUILD)/obj/cli/catalogue_embed.o
+# Commands: cli/footprint.c and one file per newer command (cli/cmd_*.c).
+CLI_SRC  := cli/footprint.c $(sort $(wildcard cli/cmd_*.c))
+CLI_CMDS := $(patsubst cli/cmd_%.c,%,$(sort $(wildcard cli/cmd_*.c)))
+CLI_OBJ  := $(patsubst cli/%.c,$(BUILD)/obj/cli/light/%.o,$(CLI_SRC)) \
+            $(BUILD)/obj/cli/catalogue_embed.o
+CLI_GEO_OBJ := $(patsubst cli/%.c,$(BUILD)/obj/cli/geo/%.o,$(CLI_SRC)) \
+            $(BUILD)/obj/cli/catalogue_embed.o
 CORE_LIB := $(BUILD)/libfootprint-core.a
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCH    := $(BUILD)/bench/bench_locate $(BUILD)/bench/bench_chain
@@ -78,13 +87,19 @@ $(BUILD)/obj/%.o: lib/src/%.c
 	@mkdir -p $(@D)
 	$(QUIET_CC)$(CC) $(FP_CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/cli/footprint.o: cli/footprint.c $(BUILD)/gen/config.h
+$(BUILD)/obj/cli/light/%.o: cli/%.c $(BUILD)/gen/config.h $(BUILD)/gen/commands.h
 	@mkdir -p $(@D)
-	$(QUIET_CC)$(CC) $(FP_CFLAGS) -DFP_CLI_LIGHT -I$(BUILD)/gen -c $< -o $@
+	$(QUIET_CC)$(CC) $(FP_CFLAGS) -DFP_CLI_LIGHT -Icli -I$(BUILD)/gen -c $< -o $@
 
-$(BUILD)/obj/cli/footprint-geo.o: cli/footprint.c $(BUILD)/gen/config.h
+$(BUILD)/obj/cli/geo/%.o: cli/%.c $(BUILD)/gen/config.h $(BUILD)/gen/commands.h
 	@mkdir -p $(@D)
-	$(QUIET_CC)$(CC) $(FP_CFLAGS) -I$(BUILD)/gen -c $< -o $@
+	$(QUIET_CC)$(CC) $(FP_CFLAGS) -Icli -I$(BUILD)/gen -c $< -o $@
+
+# The command table: one FP_CMD(name) per cli/cmd_NAME.c.
+$(BUILD)/gen/commands.h: FORCE
+	@mkdir -p $(@D)
+	@printf '%s\n' $(foreach c,$(CLI_CMDS),'FP_CMD($(c))') > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
 # Install-time paths the CLI needs; rewritten only when they change, so a
 # `make install PREFIX=...` rebuilds exactly what depends on them.
@@ -127,7 +142,7 @@ $(CORE_LIB): $(CORE_OBJ)
 
 # No GDAL, no PROJ: this is what makes a one-shot query start fast.
 $(CLI): $(CLI_OBJ) $(CORE_LIB)
-	$(QUIET_LINK)$(CC) $(FP_LDFLAGS) -o $@ $(CLI_OBJ) $(CORE_LIB) -lm -lpthread
+	$(QUIET_LINK)$(CC) $(FP_LDFLAGS) -o $@ $(CLI_OBJ) $(CORE_LIB) $(CORE_LIBS)
 
 $(CLI_GEO): $(CLI_GEO_OBJ) $(STATIC)
 	$(QUIET_LINK)$(CC) $(FP_LDFLAGS) -o $@ $(CLI_GEO_OBJ) $(STATIC) $(LIBS)
@@ -214,7 +229,7 @@ install: all
 	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/libfootprint.so.$(VERSION)
 	ln -sf libfootprint.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf libfootprint.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libfootprint.so
-	install -m 644 lib/include/footprint.h $(DESTDIR)$(INCLUDEDIR)/footprint.h
+	install -m 644 lib/include/*.h $(DESTDIR)$(INCLUDEDIR)/
 	install -d $(DESTDIR)$(DATAROOTDIR)/footprint/members
 	install -m 644 geodata/editions.csv geodata/sources.csv geodata/README.md \
 	    geodata/status.csv geodata/parents.csv $(DESTDIR)$(DATAROOTDIR)/footprint/
@@ -227,10 +242,14 @@ install: all
 uninstall:
 	rm -rf $(DESTDIR)$(LIBEXECDIR)/footprint
 	rm -f $(DESTDIR)$(BINDIR)/footprint $(DESTDIR)$(LIBDIR)/libfootprint.* \
-	    $(DESTDIR)$(INCLUDEDIR)/footprint.h $(DESTDIR)$(PKGCONFIGDIR)/footprint.pc
+	    $(DESTDIR)$(INCLUDEDIR)/footprint.h $(DESTDIR)$(INCLUDEDIR)/footprint_*.h \
+	    $(DESTDIR)$(PKGCONFIGDIR)/footprint.pc
 	rm -rf $(DESTDIR)$(DATAROOTDIR)/footprint
 
 clean:
 	rm -rf $(BUILD)
 
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/*/*.d)
+# Rules of one subject each (web map assets, examples, accuracy report).
+include $(sort $(wildcard mk/*.mk))
+
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d)

@@ -432,4 +432,9 @@ int fp_atlas_timeline(fp_ctx *ctx, const fp_atlas *atlas, double lat,
 }
 #endif
 
+/* The rest of the API, by subject. */
+#include "footprint_postcode.h"
+#include "footprint_render.h"
+#include "footprint_export.h"
+
 #endif /* FOOTPRINT_H */
