@@ -48,7 +48,7 @@ endif
 # The point-in-footprint core: no GDAL, PROJ or cairo (checked by a test).
 CORE_SRC := $(filter $(notdir $(wildcard lib/src/*.c)),ctx.c predicate.c layer.c \
             index.c locate.c csv.c catalogue.c atlas.c chain.c mapped.c \
-            postcode.c batch.c)
+            postcode.c batch.c pointcsv.c)
 # Everything else (import, dissolve, render, export): GDAL/OGR, PROJ, cairo.
 GEO_SRC  := $(filter-out $(CORE_SRC),$(notdir $(wildcard lib/src/*.c)))
 LIB_OBJ  := $(addprefix $(BUILD)/obj/,$(CORE_SRC:.c=.o) $(GEO_SRC:.c=.o))

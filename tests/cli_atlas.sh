@@ -240,9 +240,11 @@ S=$tmp/small.atlas # icb2026, icb2023 and stp2017 only (damage tests)
 sheffield="--lat 53.381 --lon -1.470"
 expect_icb="E54000061${tab}NHS South Yorkshire Integrated Care Board"
 if [ "$have_data" = 1 ]; then
-    # The boundary files are all a build reads.
+    # What a build reads: the boundary files and the LSOA lookups.
     set --
-    for f in "$DATA"/boundaries/*; do set -- "$@" --only "boundaries/${f##*/}"; done
+    for f in "$DATA"/boundaries/* "$DATA"/lookups/lookup_lsoa11_*; do
+        set -- "$@" --only "${f#"$DATA"/}"
+    done
     "$fetch" --mirror "$DATA" --dest "$D" "$@" > /dev/null 2>&1 ||
         echo "# geodata/fetch --dest $D failed"
     [ -f "$P/footprint.atlas" ] && echo "# the mirror $P holds an atlas: 'as from the GeoJSON' checks are not"

@@ -609,7 +609,7 @@ static void test_atlas_magic_version_byte_order(void **state)
     write_bytes(path, f, pristine_len);
     open_fails(path, FP_EFORMAT, "not a footprint atlas");
 
-    const uint32_t versions[] = {0, 2, 0x01000000u};
+    const uint32_t versions[] = {0, 1, 3, 0x01000000u};
     for (int k = 0; k < 3; k++) {
         memcpy(f, pristine, pristine_len);
         memcpy(&h, f, sizeof h);

@@ -211,16 +211,17 @@ static void test_chain_sheffield_2026_new_edition(void **state)
     assert_null(l[FP_TIER_SUB].code); /* no Sub-ICB edition after March 2026 */
     /* STP to ICB on 1 July 2022. */
     chain(ctx, 53.381, -1.470, "2022-06-30", 0, l);
-    assert_string_equal(edition(l, FP_TIER_SYSTEM), "stp2021");
+    /* 2021-22: through LSOAs and ONS's lookups, as ONS assigns postcodes. */
+    assert_string_equal(edition(l, FP_TIER_SYSTEM), "stp2021lsoa");
     assert_string_equal(code(l, FP_TIER_SYSTEM), "E54000009");
     assert_string_equal(code(l, FP_TIER_PLACE), "E54000009-SHEFFIELD");
-    assert_string_equal(edition(l, FP_TIER_SUB), "ccg2021");
+    assert_string_equal(edition(l, FP_TIER_SUB), "ccg2021lsoa");
     assert_string_equal(code(l, FP_TIER_SUB), "E38000146");
     chain(ctx, 53.381, -1.470, "2022-07-01", 0, l);
-    assert_string_equal(edition(l, FP_TIER_SYSTEM), "icb2022");
+    assert_string_equal(edition(l, FP_TIER_SYSTEM), "icb2022lsoa");
     assert_string_equal(code(l, FP_TIER_SYSTEM), "E54000061");
     assert_null(l[FP_TIER_PLACE].code);
-    assert_string_equal(edition(l, FP_TIER_SUB), "sicbl2022");
+    assert_string_equal(edition(l, FP_TIER_SUB), "sicbl2022lsoa");
     test_ctx_done(ctx);
 }
 

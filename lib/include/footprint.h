@@ -260,6 +260,16 @@ typedef struct fp_edition {
     const char *members;     /* "" for a boundary file; else the membership
                                 table ("members/icp.csv") whose rows define
                                 each footprint as a union of member areas */
+    const char *via;         /* "" or the id of a finer edition ("lsoa2011")
+                                whose areas `path`, an ONS lookup CSV, assigns
+                                to this edition's footprints: the lookup's
+                                column named as the finer edition's code
+                                field (LSOA11CD) gives the area, code_field
+                                and name_field the footprint.  A point is
+                                located in the finer areas, then looked up:
+                                exactly how ONS assigns postcodes.  Such an
+                                edition has no geometry of its own
+                                (fp_layer_vertices() is 0). */
 } fp_edition;
 
 /* A row of a membership table: footprint `code` includes the area of
@@ -427,6 +437,54 @@ typedef struct fp_period {
 int fp_atlas_timeline(fp_ctx *ctx, const fp_atlas *atlas, double lat,
                       double lon, const char *since, const char *until,
                       double nearest_m, fp_period *out, size_t max, size_t *n);
+
+/* ------------------------------------------------------------------ */
+/* Batch: many points against one atlas (arrays in, arrays out)         */
+
+/*
+ * A plan fixes once the columns a batch of points is answered with: tiers
+ * of the chain on a date (the editions valid that day, as fp_atlas_chain
+ * picks them) and/or pinned editions.  Editions, membership dates,
+ * statuses, ODS codes and parent regions are resolved when a column is
+ * added, so a point costs only its index lookups (one per distinct layer:
+ * columns sharing a layer, or LSOA-based editions sharing their LSOAs,
+ * share the lookup).  Once its columns are added a plan is immutable: any
+ * number of threads may call fp_plan_locate_n on it at once.  The plan
+ * borrows the atlas, which must outlive it.
+ */
+typedef struct fp_plan fp_plan;
+
+/* One point's answer in one column. */
+typedef struct fp_hit {
+    int32_t entry;     /* the footprint (fp_plan_answer), -1 for none */
+    int32_t kind;      /* enum fp_match_kind */
+    double distance_m; /* as in fp_match */
+} fp_hit;
+
+int fp_plan_new(fp_ctx *ctx, const fp_atlas *atlas, fp_plan **out);
+void fp_plan_free(fp_plan *plan);
+/* Adds a column: the footprint of `tier` (enum fp_tier) in force on `date`
+ * (YYYY-MM-DD).  A tier with no edition on that date (or none in the
+ * atlas) is still a column; it answers none.  FP_EINVAL on a bad tier or
+ * date, FP_EFORMAT on a corrupt atlas. */
+int fp_plan_add_tier(fp_ctx *ctx, fp_plan *plan, int tier, const char *date);
+/* Adds a column: the footprint of one edition, whatever the date (as
+ * `which --edition`).  FP_ENOTFOUND when the atlas lacks it. */
+int fp_plan_add_edition(fp_ctx *ctx, fp_plan *plan, const char *edition);
+size_t fp_plan_columns(const fp_plan *plan);
+/* The edition a column answers from (NULL when none covers its date). */
+const fp_edition *fp_plan_edition(const fp_plan *plan, size_t col);
+/* The tier of a column (enum fp_tier), or -1 for a pinned edition. */
+int fp_plan_tier(const fp_plan *plan, size_t col);
+/* What an entry of a column means: tier, edition, code, name, ODS code
+ * and status on the date (kind and distance are per point: fp_hit).
+ * entry must be one fp_plan_locate_n gave for that column. */
+const fp_link *fp_plan_answer(const fp_plan *plan, size_t col, int32_t entry);
+/* Locates n points: out[i * fp_plan_columns(plan) + col].  nearest_m as
+ * in fp_layer_locate.  Thread-safe; cannot fail (bad coordinates find
+ * none). */
+void fp_plan_locate_n(const fp_plan *plan, const double *lat, const double *lon,
+                      size_t n, double nearest_m, fp_hit *out);
 
 #ifdef __cplusplus
 }

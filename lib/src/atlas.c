@@ -8,7 +8,9 @@
  *            file size, section count, checksum of the section table
  *   table    64 bytes per section: name[40], offset, length, checksum
  *   sections "catalogue" (editions.csv text), "sources" (what it was
- *            built from), "layer/<edition>" (a layer, see put_layer)
+ *            built from), "layer/<edition>" (a layer, see
+ *            fp__atlas_add_layer, or for an edition via finer areas its
+ *            map onto the base edition's section: fp__atlas_add_mapped)
  * A section is trusted only after its checksum and (for layers) every
  * offset and count in it have been checked, on first use.
  */
@@ -28,9 +30,10 @@
 #include "internal.h"
 
 #define ATLAS_MAGIC "FPATLAS"
-#define ATLAS_VERSION 1u
+#define ATLAS_VERSION 2u
 #define ATLAS_BOM 0x01020304u
-#define LAYER_MAGIC 0x594c5046u /* "FPLY" */
+#define LAYER_MAGIC 0x594c5046u  /* "FPLY" */
+#define MAPPED_MAGIC 0x504d5046u /* "FPMP" */
 #define NAME_MAX_LEN 40
 
 typedef struct hdr {
@@ -54,6 +57,13 @@ typedef struct lhdr {
         ncells, ncands;
     double bbox[4], gx0, gy0, gx1, gy1, gsx, gsy;
 } lhdr;
+
+typedef struct mhdr {
+    uint32_t magic, reserved;
+    uint64_t nfeat, nbase, strings_len;
+    double bbox[4];
+    char base[NAME_MAX_LEN];
+} mhdr;
 
 _Static_assert(sizeof(hdr) == 64, "atlas header is 64 bytes");
 _Static_assert(sizeof(sect) == 64, "atlas section entry is 64 bytes");
@@ -312,6 +322,58 @@ static const char *view_layer(const fp_atlas *a, const sect *s, fp_layer *L)
     return validate_layer(L);
 }
 
+static int verify(fp_ctx *ctx, const fp_atlas *a, slot *sl);
+
+/* An edition via finer areas: its base section first, then every map
+ * entry and string offset. */
+static const char *view_mapped(fp_ctx *ctx, const fp_atlas *a, const sect *s,
+                               fp_layer *L)
+{
+    cursor c = {a->map + s->offset, (size_t)s->length, 0};
+    const mhdr *h = take(&c, 1, sizeof(mhdr));
+    if (!h) return "not a layer";
+    if (memchr(h->base, '\0', NAME_MAX_LEN - 6) == NULL) return "base name";
+    char name[NAME_MAX_LEN + 8];
+    snprintf(name, sizeof name, "layer/%s", h->base);
+    slot *bs = (slot *)find_slot(a, name);
+    if (!bs || strncmp(bs->s->name, s->name, NAME_MAX_LEN) == 0) return "base section missing";
+    const unsigned char *bm = a->map + bs->s->offset;
+    uint32_t bmagic;
+    if (bs->s->length < 4) return "base section";
+    memcpy(&bmagic, bm, 4);
+    if (bmagic != LAYER_MAGIC) return "base is not a layer with geometry";
+    if (verify(ctx, a, bs)) return "base section corrupt";
+    fp__clear(ctx);
+    const fp_layer *B = &bs->layer;
+    memset(L, 0, sizeof *L);
+    L->alloc = a->alloc;
+    L->borrowed = 1;
+    L->kind = FP_INDEX_GRID;
+    L->base = B;
+    L->nfeat = (size_t)h->nfeat;
+    L->strings_len = (size_t)h->strings_len;
+    memcpy(L->bbox, h->bbox, sizeof L->bbox);
+    if (h->nbase != B->nfeat) return "map size";
+    if (L->nfeat == 0 || L->nfeat >= (1u << 29)) return "footprint count";
+    L->feat = (fp_feat *)take(&c, h->nfeat, sizeof(fp_feat));
+    L->map = (int32_t *)take(&c, h->nbase, sizeof(int32_t));
+    L->strings = (char *)take(&c, h->strings_len, 1);
+    if (c.bad) return "section shorter than its counts";
+    if (L->strings_len == 0 || L->strings[L->strings_len - 1] != '\0')
+        return "string table";
+    for (size_t i = 0; i < L->nfeat; i++) {
+        const fp_feat *f = &L->feat[i];
+        if (f->nrings || f->ring0 || f->nstripes || f->stripe0) return "footprint rings";
+        if (f->code >= L->strings_len || f->name >= L->strings_len)
+            return "footprint strings";
+        if (i && strcmp(L->strings + L->feat[i - 1].code, L->strings + f->code) >= 0)
+            return "footprint order";
+    }
+    for (size_t b = 0; b < B->nfeat; b++)
+        if (L->map[b] < -1 || L->map[b] >= (int32_t)L->nfeat) return "map entry";
+    return NULL;
+}
+
 /* Checks a section once (checksum, and bounds for layers); thread-safe. */
 static int verify(fp_ctx *ctx, const fp_atlas *a, slot *sl)
 {
@@ -323,8 +385,12 @@ static int verify(fp_ctx *ctx, const fp_atlas *a, slot *sl)
             const char *why = NULL;
             if (fp__hash64(a->map + s->offset, (size_t)s->length) != s->hash)
                 why = "checksum mismatch";
-            else if (strncmp(s->name, "layer/", 6) == 0)
-                why = view_layer(a, s, &sl->layer);
+            else if (strncmp(s->name, "layer/", 6) == 0) {
+                uint32_t magic = 0;
+                if (s->length >= 4) memcpy(&magic, a->map + s->offset, 4);
+                why = magic == MAPPED_MAGIC ? view_mapped(ctx, a, s, &sl->layer)
+                                            : view_layer(a, s, &sl->layer);
+            }
             if (why) snprintf(sl->why, sizeof sl->why, "%s", why);
             atomic_store(&sl->state, why ? S_BAD : S_OK);
         } else {
@@ -633,6 +699,34 @@ int fp__atlas_add_layer(fp_atlas_writer *w, const char *edition, const fp_layer 
         off += pad8(parts[i].n);
     }
     fp__free(&w->alloc, feat);
+    return add_section(w, name, d, len);
+}
+
+int fp__atlas_add_mapped(fp_atlas_writer *w, const char *edition,
+                         const char *base_edition, const fp_layer *L)
+{
+    char name[NAME_MAX_LEN + 16];
+    snprintf(name, sizeof name, "layer/%s", edition);
+    mhdr h;
+    memset(&h, 0, sizeof h);
+    if (strlen(base_edition) >= NAME_MAX_LEN - 6)
+        return fp__error(w->ctx, FP_EINVAL, "edition id too long: %s", base_edition);
+    h.magic = MAPPED_MAGIC;
+    h.nfeat = L->nfeat, h.nbase = L->base->nfeat, h.strings_len = L->strings_len;
+    memcpy(h.bbox, L->bbox, sizeof h.bbox);
+    memcpy(h.base, base_edition, strlen(base_edition));
+    size_t nf = L->nfeat * sizeof(fp_feat), nm = L->base->nfeat * sizeof(int32_t);
+    size_t len = pad8(sizeof h) + pad8(nf) + pad8(nm) + pad8(L->strings_len);
+    unsigned char *d = fp__calloc(&w->alloc, 1, len);
+    if (!d) return fp__error(w->ctx, FP_ENOMEM, "out of memory");
+    size_t off = 0;
+    memcpy(d, &h, sizeof h);
+    off += pad8(sizeof h);
+    memcpy(d + off, L->feat, nf);
+    off += pad8(nf);
+    memcpy(d + off, L->map, nm);
+    off += pad8(nm);
+    memcpy(d + off, L->strings, L->strings_len);
     return add_section(w, name, d, len);
 }
 

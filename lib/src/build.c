@@ -6,13 +6,29 @@
 
 #include "internal.h"
 
-static int wanted(const char *id, const char *const *only)
+static int listed(const char *id, const char *const *only)
 {
-    if (!only) return 1;
     for (; *only; only++)
         if (strcmp(*only, id) == 0) return 1;
     return 0;
 }
+
+/* Is the edition asked for, or the finer edition of one that is? */
+static int wanted(const fp_catalogue *cat, const fp_edition *ed, const char *const *only)
+{
+    if (!only || listed(ed->id, only)) return 1;
+    for (size_t i = 0; i < fp_catalogue_count(cat); i++) {
+        const fp_edition *e = fp_catalogue_get(cat, i);
+        if (*e->via && strcmp(e->via, ed->id) == 0 && listed(e->id, only)) return 1;
+    }
+    return 0;
+}
+
+/* Layers kept while building because editions via them need them. */
+typedef struct kept {
+    const fp_edition *ed;
+    fp_layer *layer;
+} kept;
 
 int fp_atlas_build(fp_ctx *ctx, const fp_catalogue *cat, const char *data_dir,
                    const char *const *only, const fp_index_opts *index,
@@ -33,14 +49,17 @@ int fp_atlas_build(fp_ctx *ctx, const fp_catalogue *cat, const char *data_dir,
      * check compares it byte for byte with the catalogue in use. */
     fp__catalogue_text(cat, &text, &tlen);
     rc = fp__atlas_add_text(w, "catalogue", text, tlen);
-    size_t n = 0;
+    size_t n = 0, nkept = 0;
+    kept keep[16];
     for (size_t i = 0; i < fp_catalogue_count(cat) && !rc; i++) {
         const fp_edition *ed = fp_catalogue_get(cat, i);
-        if (!wanted(ed->id, only)) continue;
+        if (!wanted(cat, ed, only)) continue;
         /* The files this edition is read from: its own, or its members'. */
         const fp_edition *src[16];
         size_t nsrc = 0;
-        if (!*ed->members) {
+        if (*ed->via) {
+            src[nsrc++] = ed; /* the lookup; the base is recorded as itself */
+        } else if (!*ed->members) {
             src[nsrc++] = ed;
         } else {
             for (size_t r = 0; r < fp_catalogue_member_count(cat, ed); r++) {
@@ -78,12 +97,39 @@ int fp_atlas_build(fp_ctx *ctx, const fp_catalogue *cat, const char *data_dir,
         }
         if (rc) break;
         fp_layer *L;
+        if (*ed->via) {
+            /* Finer editions come first in the catalogue's order of need:
+             * open the base once and keep it for every edition via it. */
+            const fp_layer *base = NULL;
+            for (size_t k = 0; k < nkept; k++)
+                if (strcmp(keep[k].ed->id, ed->via) == 0) base = keep[k].layer;
+            if (!base) {
+                rc = fp__error(ctx, FP_EFORMAT, "edition %s: its finer edition %s "
+                               "must come before it in the catalogue", ed->id, ed->via);
+                break;
+            }
+            rc = fp__open_via(ctx, cat, ed, data_dir, base, &L);
+            if (rc) break;
+            rc = fp__atlas_add_mapped(w, ed->id, ed->via, L);
+            fp_layer_free(L);
+            n++;
+            continue;
+        }
         rc = fp_catalogue_open(ctx, cat, ed->id, data_dir, index, &L);
         if (rc) break;
         rc = fp__atlas_add_layer(w, ed->id, L);
-        fp_layer_free(L);
+        int needed = 0;
+        for (size_t k = 0; k < fp_catalogue_count(cat); k++) {
+            const fp_edition *e = fp_catalogue_get(cat, k);
+            needed |= *e->via && strcmp(e->via, ed->id) == 0 && wanted(cat, e, only);
+        }
+        if (!rc && needed && nkept < sizeof keep / sizeof *keep)
+            keep[nkept++] = (kept){ed, L};
+        else
+            fp_layer_free(L);
         n++;
     }
+    for (size_t k = 0; k < nkept; k++) fp_layer_free(keep[k].layer);
     if (!rc && n == 0) rc = fp__error(ctx, FP_EINVAL, "no editions to build");
     if (!rc) rc = fp__atlas_add_text(w, "sources", sources ? sources : "", slen);
     fp__free(&ctx->alloc, sources);

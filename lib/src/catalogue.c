@@ -14,7 +14,7 @@
 
 #include "internal.h"
 
-#define C_COUNT_ED 12 /* columns of editions.csv (see the enum below) */
+#define C_COUNT_ED 13 /* columns of editions.csv (see the enum below) */
 
 /* A CSV table: a header naming the columns, then rows; cells are kept in
  * the caller's column order. */
@@ -178,13 +178,13 @@ int fp_date_within(const char *date, const char *from, const char *to)
 
 enum {
     C_ID, C_LEVEL, C_NAME, C_FROM, C_TO, C_PATH, C_LAYER, C_CODE, C_NAMEF,
-    C_VINTAGE, C_ATTR, C_MEMBERS, C_COUNT
+    C_VINTAGE, C_ATTR, C_MEMBERS, C_VIA, C_COUNT
 };
 _Static_assert(C_COUNT == C_COUNT_ED, "editions.csv column count");
 static const char *const ed_cols[C_COUNT] = {
     "id", "level", "name", "valid_from", "valid_to", "path", "layer",
-    "code_field", "name_field", "vintage", "attribution", "members"};
-static const unsigned char ed_optional[C_COUNT] = {[C_MEMBERS] = 1};
+    "code_field", "name_field", "vintage", "attribution", "members", "via"};
+static const unsigned char ed_optional[C_COUNT] = {[C_MEMBERS] = 1, [C_VIA] = 1};
 
 static int parse_editions(fp_ctx *ctx, fp_catalogue *cat, const char *text,
                           size_t len, const char *source)
@@ -219,6 +219,11 @@ static int parse_editions(fp_ctx *ctx, fp_catalogue *cat, const char *text,
                              "%s: line %zu: path, code_field and attribution "
                              "are required (or members for a membership "
                              "edition)", source, line);
+        if (*v[C_VIA] && (by_members || !*v[C_NAMEF]))
+            return fp__error(ctx, FP_EFORMAT,
+                             "%s: line %zu: an edition via another needs its "
+                             "lookup file as path, code_field and name_field, "
+                             "and no members", source, line);
         if (!safe_path(v[C_PATH]))
             return fp__error(ctx, FP_EFORMAT,
                              "%s: line %zu: path '%s' must stay inside the data "
@@ -242,7 +247,19 @@ static int parse_editions(fp_ctx *ctx, fp_catalogue *cat, const char *text,
         e->layer = v[C_LAYER], e->code_field = v[C_CODE], e->name_field = v[C_NAMEF];
         e->vintage = (int)vintage, e->attribution = v[C_ATTR];
         e->members = v[C_MEMBERS];
+        e->via = v[C_VIA];
         cat->n = r + 1;
+    }
+    /* A finer edition must be one with boundaries of its own. */
+    for (size_t r = 0; r < cat->n; r++) {
+        const fp_edition *e = &cat->ed[r];
+        if (!*e->via) continue;
+        const fp_edition *b = fp_catalogue_find(cat, e->via);
+        if (!b || *b->via || *b->members)
+            return fp__error(ctx, FP_EFORMAT,
+                             "%s: line %zu: edition %s: via '%s' is not an "
+                             "edition with a boundary file", source, t->line[r],
+                             e->id, e->via);
     }
     return FP_OK;
 }

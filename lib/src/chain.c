@@ -69,6 +69,83 @@ static const char *ods_of(const fp_catalogue *cat, const char *code)
     return "";
 }
 
+int fp__tier_layer(fp_ctx *ctx, const fp_catalogue *cat, fp__layer_provider get,
+                   void *arg, int tier, const char *date, const fp_edition **ed,
+                   const fp_layer **layer)
+{
+    *ed = NULL;
+    *layer = NULL;
+    /* Levels in order of preference; within a level, editions via finer
+     * areas (answering as ONS assigns postcodes) before boundary files,
+     * and the latest-starting first.  An edition the provider lacks (an
+     * atlas built with some editions only) gives way to the next. */
+    for (int l = 0; tier_levels[tier][l]; l++) {
+        const fp_edition *tried[8];
+        size_t ntried = 0;
+        for (;;) {
+            const fp_edition *best = NULL;
+            for (size_t i = 0; i < fp_catalogue_count(cat); i++) {
+                const fp_edition *e = fp_catalogue_get(cat, i);
+                if (strcmp(e->level, tier_levels[tier][l]) ||
+                    !fp_date_within(date, e->valid_from, e->valid_to))
+                    continue;
+                int done = 0;
+                for (size_t k = 0; k < ntried; k++) done |= tried[k] == e;
+                if (done) continue;
+                if (!best || (*e->via && !*best->via) ||
+                    (!*e->via == !*best->via && strcmp(e->valid_from, best->valid_from) > 0))
+                    best = e;
+            }
+            if (!best) break;
+            int rc = get(arg, ctx, best, layer);
+            if (rc == FP_OK) {
+                *ed = best;
+                return FP_OK;
+            }
+            if (rc != FP_ENOTFOUND) return rc;
+            fp__clear(ctx);
+            if (ntried == sizeof tried / sizeof *tried) break;
+            tried[ntried++] = best;
+        }
+    }
+    return FP_OK;
+}
+
+int fp__link_fill(const fp_catalogue *cat, const fp_edition *ed, const fp_layer *L,
+                  size_t index, const char *date, fp_link *k)
+{
+    const char *code = fp_layer_code(L, index);
+    if (date && *ed->members) { /* membership footprints have their own dates */
+        const fp_member *row = fp_catalogue_footprint_row(cat, ed->id, code);
+        if (row && !fp_date_within(date, row->valid_from, row->valid_to)) return 0;
+    }
+    k->edition = ed;
+    k->code = code;
+    k->name = fp_layer_name(L, index);
+    k->ods_code = ods_of(cat, code);
+    if (date) statuses(cat, code, date, k->status, sizeof k->status);
+    return 1;
+}
+
+int fp__link_parent(const fp_catalogue *cat, const char *system_code, const char *date,
+                    fp_link *region)
+{
+    const fp_parent *p = fp_catalogue_parent_on(cat, system_code, date);
+    if (!p) return 0;
+    region->edition = NULL;
+    region->code = p->parent_code;
+    region->name = p->parent_name;
+    return 1;
+}
+
+void fp__link_init(fp_link *k, int tier)
+{
+    memset(k, 0, sizeof *k);
+    k->tier = tier;
+    k->ods_code = "";
+    k->distance_m = NAN;
+}
+
 int fp__chain(fp_ctx *ctx, const fp_catalogue *cat, fp__layer_provider get,
               void *arg, double lat, double lon, const char *date,
               double nearest_m, fp_link links[FP_TIER_COUNT])
@@ -77,46 +154,22 @@ int fp__chain(fp_ctx *ctx, const fp_catalogue *cat, fp__layer_provider get,
         return fp__error(ctx, FP_EINVAL, "date '%s' is not a valid YYYY-MM-DD date", date);
     for (int t = 0; t < FP_TIER_COUNT; t++) {
         fp_link *k = &links[t];
-        memset(k, 0, sizeof *k);
-        k->tier = t;
-        k->ods_code = "";
-        k->distance_m = NAN;
-        const fp_edition *ed = NULL;
-        for (int l = 0; tier_levels[t][l] && !ed; l++)
-            ed = fp_catalogue_valid_on(cat, tier_levels[t][l], date);
-        if (!ed) continue;
+        fp__link_init(k, t);
+        const fp_edition *ed;
         const fp_layer *L;
-        int rc = get(arg, ctx, ed, &L);
-        if (rc == FP_ENOTFOUND) { /* an atlas built with some editions only */
-            fp__clear(ctx);
-            continue;
-        }
+        int rc = fp__tier_layer(ctx, cat, get, arg, t, date, &ed, &L);
         if (rc) return rc;
+        if (!ed) continue;
         fp_match m = fp_layer_locate(L, lat, lon, nearest_m);
-        if (m.index < 0) continue;
-        const char *code = fp_layer_code(L, (size_t)m.index);
-        if (*ed->members) { /* membership footprints have their own dates */
-            const fp_member *row = fp_catalogue_footprint_row(cat, ed->id, code);
-            if (row && !fp_date_within(date, row->valid_from, row->valid_to)) continue;
-        }
-        k->edition = ed;
-        k->code = code;
-        k->name = fp_layer_name(L, (size_t)m.index);
+        if (m.index < 0 || !fp__link_fill(cat, ed, L, (size_t)m.index, date, k)) continue;
         k->kind = m.kind;
         k->distance_m = m.distance_m;
-        k->ods_code = ods_of(cat, code);
-        statuses(cat, code, date, k->status, sizeof k->status);
     }
     /* No region polygons for the date: the system footprint's parent. */
     fp_link *r = &links[FP_TIER_REGION], *s = &links[FP_TIER_SYSTEM];
-    if (!r->code && s->code) {
-        const fp_parent *p = fp_catalogue_parent_on(cat, s->code, date);
-        if (p) {
-            r->code = p->parent_code;
-            r->name = p->parent_name;
-            r->kind = s->kind;
-            r->distance_m = s->distance_m;
-        }
+    if (!r->code && s->code && fp__link_parent(cat, s->code, date, r)) {
+        r->kind = s->kind;
+        r->distance_m = s->distance_m;
     }
     return FP_OK;
 }

@@ -107,6 +107,26 @@ static geoset *set_for(fp_ctx *ctx, geoset *sets, size_t *nsets, size_t max,
     return *rc ? NULL : s;
 }
 
+int fp__open_via(fp_ctx *ctx, const fp_catalogue *cat, const fp_edition *ed,
+                 const char *data_dir, const fp_layer *base, fp_layer **out)
+{
+    *out = NULL;
+    const fp_edition *be = fp_catalogue_find(cat, ed->via);
+    if (!be) return fp__error(ctx, FP_ENOTFOUND, "edition %s: no edition '%s'", ed->id, ed->via);
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s/%s", data_dir, ed->path);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return fp__error(ctx, FP_EINVAL, "edition %s: path too long", ed->id);
+    char *text;
+    size_t len;
+    int rc = fp__read_file(ctx, path, &text, &len);
+    if (rc) return rc;
+    rc = fp__layer_new_mapped(ctx, base, text, len, path, be->code_field, ed->code_field,
+                              ed->name_field, out);
+    fp__free(&ctx->alloc, text);
+    return rc;
+}
+
 int fp_catalogue_open(fp_ctx *ctx, const fp_catalogue *cat, const char *id,
                       const char *data_dir, const fp_index_opts *index,
                       fp_layer **out)
@@ -115,6 +135,17 @@ int fp_catalogue_open(fp_ctx *ctx, const fp_catalogue *cat, const char *id,
     fp__clear(ctx);
     const fp_edition *ed = fp_catalogue_find(cat, id);
     if (!ed) return fp__error(ctx, FP_ENOTFOUND, "no edition '%s' in the catalogue", id);
+    if (*ed->via) {
+        fp_layer *base;
+        int rc = fp_catalogue_open(ctx, cat, ed->via, data_dir, index, &base);
+        if (rc) return rc;
+        rc = fp__open_via(ctx, cat, ed, data_dir, base, out);
+        if (rc)
+            fp_layer_free(base);
+        else
+            (*out)->base_owned = base;
+        return rc;
+    }
     if (!ed->members || !*ed->members) return fp_edition_open(ctx, ed, data_dir, index, out);
     size_t nrows = fp_catalogue_member_count(cat, ed);
     if (!nrows)

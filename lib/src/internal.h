@@ -99,7 +99,26 @@ struct fp_layer {
     size_t ncells;
     uint32_t *cands; /* [n, (feature << 1 | whole) ...] */
     size_t ncands;
+    /* An edition via finer areas (fp_edition.via): no geometry of its own;
+     * a point is located in `base`, whose footprint i belongs to this
+     * layer's footprint map[i] (-1: to none).  feat[] holds only codes,
+     * names and bounding boxes. */
+    const fp_layer *base;
+    fp_layer *base_owned; /* base, when this layer owns it */
+    int32_t *map;         /* base->nfeat entries */
 };
+
+/* ---- editions via finer areas (mapped.c) ---- */
+
+/* Builds the layer of an edition whose footprints are groups of `base`'s
+ * footprints, from a lookup CSV (text): column key_field holds base codes,
+ * code_field / name_field this edition's.  `base` is borrowed (it must
+ * outlive the layer) unless the caller hands it over through base_owned
+ * afterwards.  `source` names the lookup in errors. */
+int fp__layer_new_mapped(fp_ctx *ctx, const fp_layer *base, const char *text,
+                         size_t len, const char *source, const char *key_field,
+                         const char *code_field, const char *name_field,
+                         fp_layer **out);
 
 /* Exact test of one footprint (stripes + exact predicate). */
 int fp__feat_contains(const fp_layer *L, const fp_feat *f, double x,
@@ -131,6 +150,10 @@ int fp__edition_geometries(fp_ctx *ctx, const fp_edition *ed, const char *data_d
                            int (*fn)(void *arg, const char *code, const char *name,
                                      void *ogr_geom),
                            void *arg);
+/* The layer of edition `ed` via its finer edition, whose layer `base` is
+ * borrowed: reads the lookup file below data_dir. */
+int fp__open_via(fp_ctx *ctx, const fp_catalogue *cat, const fp_edition *ed,
+                 const char *data_dir, const fp_layer *base, fp_layer **out);
 /* Adds an OGR (Multi)Polygon's rings (WGS84) to the current footprint. */
 int fp__builder_add_ogr(fp_builder *b, fp_ctx *ctx, const char *what, void *ogr_geom);
 
@@ -139,6 +162,19 @@ int fp__builder_add_ogr(fp_builder *b, fp_ctx *ctx, const char *what, void *ogr_
 /* Hands over the layer of an edition (owned by the provider). */
 typedef int (*fp__layer_provider)(void *arg, fp_ctx *ctx, const fp_edition *ed,
                                   const fp_layer **out);
+/* The edition and layer answering `tier` on `date` (ed NULL: none). */
+int fp__tier_layer(fp_ctx *ctx, const fp_catalogue *cat, fp__layer_provider get,
+                   void *arg, int tier, const char *date, const fp_edition **ed,
+                   const fp_layer **layer);
+void fp__link_init(fp_link *k, int tier);
+/* Fills code, name, ODS code and status of footprint `index` of L (of
+ * edition ed) on date; 0 when its membership dates exclude the date.
+ * date NULL: any date (no membership dates, no statuses). */
+int fp__link_fill(const fp_catalogue *cat, const fp_edition *ed, const fp_layer *L,
+                  size_t index, const char *date, fp_link *k);
+/* The region of a system footprint by the parent facts; 0 when none. */
+int fp__link_parent(const fp_catalogue *cat, const char *system_code, const char *date,
+                    fp_link *region);
 int fp__chain(fp_ctx *ctx, const fp_catalogue *cat, fp__layer_provider get,
               void *arg, double lat, double lon, const char *date,
               double nearest_m, fp_link links[FP_TIER_COUNT]);
@@ -158,6 +194,10 @@ int fp__atlas_add_text(fp_atlas_writer *w, const char *name, const char *text,
                        size_t len);
 int fp__atlas_add_layer(fp_atlas_writer *w, const char *edition,
                         const fp_layer *L);
+/* A layer via finer areas: stored as its map onto the base edition's
+ * section (which the atlas must also hold). */
+int fp__atlas_add_mapped(fp_atlas_writer *w, const char *edition,
+                         const char *base_edition, const fp_layer *L);
 /* Writes the file (temporary name, fsync, rename) and frees the writer. */
 int fp__atlas_writer_finish(fp_atlas_writer *w);
 void fp__atlas_writer_abort(fp_atlas_writer *w);

@@ -175,6 +175,8 @@ void fp_layer_free(fp_layer *L)
     fp__free(&a, L->strings);
     fp__free(&a, L->cells);
     fp__free(&a, L->cands);
+    fp__free(&a, L->map);
+    fp_layer_free(L->base_owned);
     fp__free(&a, L);
 }
 
@@ -481,7 +483,8 @@ size_t fp_layer_memory(const fp_layer *L)
            L->npts * 2 * sizeof(double) + (L->nrings + 1) * sizeof(uint32_t) +
            L->nstripe_off * sizeof(uint32_t) +
            L->nstripe_edges * sizeof(uint32_t) + L->strings_len +
-           L->ncells * sizeof(uint32_t) + L->ncands * sizeof(uint32_t);
+           L->ncells * sizeof(uint32_t) + L->ncands * sizeof(uint32_t) +
+           (L->base ? L->base->nfeat * sizeof(int32_t) : 0);
 }
 
 size_t fp_layer_vertices(const fp_layer *L) { return L->npts; }

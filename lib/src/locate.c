@@ -122,6 +122,10 @@ static inline long grid_find(const fp_layer *L, double x, double y)
 
 long fp_layer_find(const fp_layer *L, double lat, double lon)
 {
+    if (L->base) {
+        long b = fp_layer_find(L->base, lat, lon);
+        return b < 0 ? -1 : L->map[b];
+    }
     if (L->kind == FP_INDEX_NONE) {
         if (!(lon >= L->bbox[0] && lon < L->bbox[2] && lat >= L->bbox[1] &&
               lat < L->bbox[3]))
@@ -134,6 +138,12 @@ long fp_layer_find(const fp_layer *L, double lat, double lon)
 void fp_layer_find_n(const fp_layer *L, const double *lat, const double *lon,
                      size_t n, int32_t *out)
 {
+    if (L->base) {
+        fp_layer_find_n(L->base, lat, lon, n, out);
+        for (size_t i = 0; i < n; i++)
+            if (out[i] >= 0) out[i] = L->map[out[i]];
+        return;
+    }
     if (L->kind == FP_INDEX_NONE) {
         for (size_t i = 0; i < n; i++)
             out[i] = (int32_t)fp_layer_find(L, lat[i], lon[i]);
@@ -215,6 +225,14 @@ fp_match fp_layer_locate(const fp_layer *L, double lat, double lon,
                          double nearest_m)
 {
     fp_match m = {-1, FP_MATCH_NONE, NAN};
+    if (L->base) { /* the nearest finer area, as ONS assigns */
+        m = fp_layer_locate(L->base, lat, lon, nearest_m);
+        if (m.index >= 0 && (m.index = L->map[m.index]) < 0) {
+            m.kind = FP_MATCH_NONE;
+            m.distance_m = NAN;
+        }
+        return m;
+    }
     long i = fp_layer_find(L, lat, lon);
     if (i >= 0) {
         m.index = i;
