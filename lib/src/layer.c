@@ -43,6 +43,11 @@ static void auto_index(fp_index_opts *o, size_t nedges)
 {
     if (nedges > 300000) {
         o->root_bits = 10, o->max_depth = 5, o->leaf_edges = 64;
+    } else if (nedges <= 5000) {
+        /* Small layers (regions, places): the same finest cells under a
+         * coarser top grid, which would otherwise be most of the index and
+         * of what a one-shot query must verify. */
+        o->root_bits = 7, o->max_depth = 9, o->leaf_edges = 4;
     } else {
         o->root_bits = 9, o->max_depth = 8, o->leaf_edges = 4;
     }
