@@ -120,7 +120,7 @@ $(BUILD)/obj/cli/catalogue_embed.o: $(BUILD)/gen/catalogue_embed.c
 # compiled in as one bundle, so the CLI works from the build tree and after
 # install alike; --catalogue FILE overrides it.
 CATALOGUE_FILES := geodata/editions.csv $(wildcard geodata/members/*.csv) \
-                   $(wildcard geodata/status.csv geodata/parents.csv)
+                   $(wildcard geodata/status.csv geodata/parents.csv geodata/ods.csv)
 $(BUILD)/gen/catalogue.bundle: $(CATALOGUE_FILES) scripts/bundle.sh
 	@mkdir -p $(@D)
 	$(QUIET_GEN)sh scripts/bundle.sh geodata > $@.tmp && mv $@.tmp $@
@@ -232,7 +232,7 @@ install: all
 	install -m 644 lib/include/*.h $(DESTDIR)$(INCLUDEDIR)/
 	install -d $(DESTDIR)$(DATAROOTDIR)/footprint/members
 	install -m 644 geodata/editions.csv geodata/sources.csv geodata/README.md \
-	    geodata/status.csv geodata/parents.csv $(DESTDIR)$(DATAROOTDIR)/footprint/
+	    geodata/status.csv geodata/parents.csv geodata/ods.csv $(DESTDIR)$(DATAROOTDIR)/footprint/
 	install -m 644 geodata/members/*.csv $(DESTDIR)$(DATAROOTDIR)/footprint/members/
 	install -m 755 geodata/fetch $(DESTDIR)$(DATAROOTDIR)/footprint/fetch
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \

@@ -661,6 +661,40 @@ static void test_catalogue_parse_out_of_memory(void **state)
     assert_true(n > 2 && n < 1000);
 }
 
+
+/* ODS facts in a bundle: found by code and date, absent outside their
+ * period; a row without its source is refused naming file and line. */
+static void test_catalogue_ods_by_date(void **state)
+{
+    (void)state;
+    static const char eds[] = HEADER ROW_ICB23;
+    static const char ods[] = "code,ods_code,valid_from,valid_to,source\n"
+                              "E54000061,QF7,2022-07-01,,ODS\n"
+                              "E38000146,03N,2022-07-01,2026-03-31,ODS\n";
+    char bundle[2048];
+    snprintf(bundle, sizeof bundle, "@@file editions.csv %zu\n%s\n@@file ods.csv %zu\n%s\n",
+             strlen(eds), eds, strlen(ods), ods);
+    fp_ctx *ctx = test_ctx();
+    fp_catalogue *cat;
+    assert_int_equal(parse(ctx, bundle, &cat), FP_OK);
+    assert_int_equal(fp_catalogue_ods_count(cat), 2);
+    assert_string_equal(fp_catalogue_ods_on(cat, "E54000061", "2030-01-01"), "QF7");
+    assert_string_equal(fp_catalogue_ods_on(cat, "E38000146", "2026-03-31"), "03N");
+    assert_null(fp_catalogue_ods_on(cat, "E38000146", "2026-04-01"));
+    assert_null(fp_catalogue_ods_on(cat, "E38000146", "2022-06-30"));
+    assert_string_equal(fp_catalogue_ods_on(cat, "E38000146", NULL), "03N");
+    assert_null(fp_catalogue_ods_on(cat, "E99999999", NULL));
+    assert_string_equal(fp_catalogue_ods_get(cat, 1)->source, "ODS");
+    assert_null(fp_catalogue_ods_get(cat, 2));
+    fp_catalogue_free(cat);
+    static const char bad[] = "code,ods_code,valid_from,valid_to,source\n"
+                              "E54000061,QF7,2022-07-01,,\n";
+    snprintf(bundle, sizeof bundle, "@@file editions.csv %zu\n%s\n@@file ods.csv %zu\n%s\n",
+             strlen(eds), eds, strlen(bad), bad);
+    int rc = parse(ctx, bundle, &cat);
+    expect_fail(ctx, rc, cat, FP_EFORMAT, "x.csv: ods.csv: line 2", "source");
+}
+
 static void test_catalogue_outlives_context(void **state)
 {
     (void)state;
@@ -704,6 +738,7 @@ int main(void)
         cmocka_unit_test(test_catalogue_load_out_of_memory),
         cmocka_unit_test(test_catalogue_parse_out_of_memory),
         cmocka_unit_test(test_catalogue_outlives_context),
+        cmocka_unit_test(test_catalogue_ods_by_date),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

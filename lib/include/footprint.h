@@ -304,7 +304,7 @@ typedef struct fp_parent {
 int fp_catalogue_parse(fp_ctx *ctx, const char *text, size_t len,
                        const char *source, fp_catalogue **out);
 /* Loads editions.csv and, from the same directory, the membership tables
- * it names and status.csv / parents.csv when present. */
+ * it names and status.csv / parents.csv / ods.csv when present. */
 int fp_catalogue_load(fp_ctx *ctx, const char *path, fp_catalogue **out);
 void fp_catalogue_free(fp_catalogue *cat);
 size_t fp_catalogue_count(const fp_catalogue *cat);
@@ -333,6 +333,16 @@ const fp_parent *fp_catalogue_parent_get(const fp_catalogue *cat, size_t i);
 /* The parent of `code` valid on `date`, or NULL. */
 const fp_parent *fp_catalogue_parent_on(const fp_catalogue *cat,
                                         const char *code, const char *date);
+/* An ODS (NHS organisation) code a footprint held over a period
+ * (geodata/ods.csv). */
+typedef struct fp_ods {
+    const char *code, *ods_code, *valid_from, *valid_to, *source;
+} fp_ods;
+size_t fp_catalogue_ods_count(const fp_catalogue *cat);
+const fp_ods *fp_catalogue_ods_get(const fp_catalogue *cat, size_t i);
+/* The ODS code of `code` on `date` (NULL date: any), or NULL. */
+const char *fp_catalogue_ods_on(const fp_catalogue *cat, const char *code,
+                                const char *date);
 /* Is s a real calendar date written YYYY-MM-DD? */
 int fp_date_valid(const char *s);
 /* Is `date` within [from, to] ("" bounds are open)? */

@@ -29,11 +29,12 @@ struct fp_catalogue {
     fp_allocator alloc;
     fp_edition *ed;
     size_t n;
-    table edt, st, pa;
+    table edt, st, pa, od;
     table *mem;          /* per edition; nrows 0 when none */
     fp_member **members; /* per edition */
     fp_status_fact *status;
     fp_parent *parents;
+    fp_ods *ods;
     char *text; /* the bundle parsed, kept for the atlas */
     size_t text_len;
 };
@@ -65,9 +66,11 @@ void fp_catalogue_free(fp_catalogue *cat)
     table_free(&a, &cat->edt);
     table_free(&a, &cat->st);
     table_free(&a, &cat->pa);
+    table_free(&a, &cat->od);
     fp__free(&a, cat->ed);
     fp__free(&a, cat->status);
     fp__free(&a, cat->parents);
+    fp__free(&a, cat->ods);
     fp__free(&a, cat->text);
     fp__free(&a, cat);
 }
@@ -353,6 +356,29 @@ static int parse_status(fp_ctx *ctx, fp_catalogue *cat, const char *text,
     return FP_OK;
 }
 
+enum { O_CODE, O_ODS, O_FROM, O_TO, O_SOURCE, O_COUNT };
+static const char *const od_cols[O_COUNT] = {"code", "ods_code", "valid_from",
+                                             "valid_to", "source"};
+
+static int parse_ods(fp_ctx *ctx, fp_catalogue *cat, const char *text, size_t len,
+                     const char *source)
+{
+    int rc = read_table(ctx, text, len, source, od_cols, NULL, O_COUNT, &cat->od);
+    if (rc) return rc;
+    const table *t = &cat->od;
+    cat->ods = fp__calloc(&ctx->alloc, t->nrows + 1, sizeof *cat->ods);
+    if (!cat->ods) return fp__error(ctx, FP_ENOMEM, "%s: out of memory", source);
+    for (size_t r = 0; r < t->nrows; r++) {
+        const char *const *v = t->cells + r * O_COUNT;
+        cat->ods[r] = (fp_ods){v[O_CODE], v[O_ODS], v[O_FROM], v[O_TO], v[O_SOURCE]};
+        if ((rc = check_dates(ctx, source, t->line[r], v[O_FROM], v[O_TO]))) return rc;
+        if (!*v[O_CODE] || !*v[O_ODS] || !*v[O_SOURCE])
+            return fp__error(ctx, FP_EFORMAT, "%s: line %zu: code, ods_code and "
+                                              "source are required", source, t->line[r]);
+    }
+    return FP_OK;
+}
+
 static int parse_parents(fp_ctx *ctx, fp_catalogue *cat, const char *text,
                          size_t len, const char *source)
 {
@@ -478,6 +504,8 @@ int fp_catalogue_parse(fp_ctx *ctx, const char *text, size_t len,
             rc = parse_status(ctx, cat, files[i].text, files[i].len, where);
         else if (strcmp(files[i].name, "parents.csv") == 0)
             rc = parse_parents(ctx, cat, files[i].text, files[i].len, where);
+        else if (strcmp(files[i].name, "ods.csv") == 0)
+            rc = parse_ods(ctx, cat, files[i].text, files[i].len, where);
     }
     if (!rc) {
         cat->text = fp__malloc(a, len + 1);
@@ -533,8 +561,8 @@ int fp_catalogue_load(fp_ctx *ctx, const char *path, fp_catalogue **out)
     size_t bn = 0, bcap = 0;
     rc = bundle_add(ctx, path, &bundle, &bn, &bcap, "editions.csv", text, len);
     fp__free(&ctx->alloc, text);
-    const char *extra[] = {"status.csv", "parents.csv"};
-    for (size_t i = 0; i < plain->n + 2 && !rc; i++) {
+    const char *extra[] = {"status.csv", "parents.csv", "ods.csv"};
+    for (size_t i = 0; i < plain->n + 3 && !rc; i++) {
         const char *name = i < plain->n ? plain->ed[i].members : extra[i - plain->n];
         if (!*name) continue;
         int dup = 0;
@@ -635,6 +663,25 @@ size_t fp_catalogue_parent_count(const fp_catalogue *cat) { return cat->pa.nrows
 const fp_parent *fp_catalogue_parent_get(const fp_catalogue *cat, size_t i)
 {
     return i < cat->pa.nrows ? &cat->parents[i] : NULL;
+}
+
+size_t fp_catalogue_ods_count(const fp_catalogue *cat) { return cat->od.nrows; }
+
+const fp_ods *fp_catalogue_ods_get(const fp_catalogue *cat, size_t i)
+{
+    return i < cat->od.nrows ? &cat->ods[i] : NULL;
+}
+
+const char *fp_catalogue_ods_on(const fp_catalogue *cat, const char *code,
+                                const char *date)
+{
+    for (size_t i = 0; i < cat->od.nrows; i++) {
+        const fp_ods *o = &cat->ods[i];
+        if (strcmp(o->code, code) == 0 &&
+            (!date || fp_date_within(date, o->valid_from, o->valid_to)))
+            return o->ods_code;
+    }
+    return NULL;
 }
 
 const fp_parent *fp_catalogue_parent_on(const fp_catalogue *cat, const char *code,

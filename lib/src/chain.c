@@ -57,9 +57,12 @@ static void statuses(const fp_catalogue *cat, const char *code, const char *date
     }
 }
 
-/* An ODS code for a footprint from any membership row that gives one. */
-static const char *ods_of(const fp_catalogue *cat, const char *code)
+/* An ODS code for a footprint: the ODS facts on the date, else any
+ * membership row that gives one. */
+static const char *ods_of(const fp_catalogue *cat, const char *code, const char *date)
 {
+    const char *o = fp_catalogue_ods_on(cat, code, date);
+    if (o) return o;
     for (size_t e = 0; e < fp_catalogue_count(cat); e++) {
         const fp_edition *ed = fp_catalogue_get(cat, e);
         if (!*ed->members) continue;
@@ -122,7 +125,7 @@ int fp__link_fill(const fp_catalogue *cat, const fp_edition *ed, const fp_layer 
     k->edition = ed;
     k->code = code;
     k->name = fp_layer_name(L, index);
-    k->ods_code = ods_of(cat, code);
+    k->ods_code = ods_of(cat, code, date);
     if (date) statuses(cat, code, date, k->status, sizeof k->status);
     return 1;
 }
