@@ -39,6 +39,22 @@ if [ -d "$data/boundaries" ]; then
     E54000061*) ok "installed footprint answers Sheffield" ;;
     *) no "installed footprint answers Sheffield (got '$out')" ;;
     esac
+    # The Python example (ctypes) against the installed library and an
+    # atlas of two editions built by the installed CLI.
+    mkdir -p "$dir/data/boundaries"
+    ln -s "$data/boundaries/stp_2017_buc.geojson" "$dir/data/boundaries/"
+    ln -s "$data/boundaries/icb_2026_bsc.geojson" "$dir/data/boundaries/"
+    if "$dir/prefix/bin/footprint" --data "$dir/data" build --edition stp2017 \
+           --edition icb2026 2>"$dir/build.log" &&
+       out=$(FOOTPRINT_LIB="$dir/prefix/lib/libfootprint.so.0" python3 examples/chain.py \
+                 "$dir/data/footprint.atlas" 2019-06-01 53.30,-1.12 2>&1); then
+        case $out in
+        *system*E54000009*"South Yorkshire and Bassetlaw"*) ok "examples/chain.py (ctypes) answers Worksop, 2019" ;;
+        *) no "examples/chain.py (ctypes) answers Worksop, 2019 (got '$out')" ;;
+        esac
+    else
+        no "examples/chain.py (ctypes): $(tail -1 "$dir/build.log") $out"
+    fi
 else
     ok "installed example answers Sheffield # SKIP no data"
 fi
