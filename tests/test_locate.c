@@ -316,6 +316,59 @@ static void test_locate_nonfinite_and_far(void **state)
     test_ctx_done(ctx);
 }
 
+
+/* Nearest through the grid (widening boxes over leaf cells) equals nearest
+ * over every footprint (FP_INDEX_NONE): index, kind and distance exactly,
+ * for reaches from centimetres to continents, points inside, between and
+ * far outside the footprints, with and without a fine grid. */
+static void test_locate_nearest_grid_equals_reference(void **state)
+{
+    (void)state;
+    fp_ctx *ctx = test_ctx();
+    fp_layer *L[3];
+    for (int k = 0; k < 3; k++) {
+        fp_builder *b;
+        assert_int_equal(fp_builder_new(ctx, &b), FP_OK);
+        /* Islands with gaps between them, and a ring with a hole. */
+        for (int i = 0; i < 6; i++)
+            for (int j = 0; j < 4; j++) {
+                char code[16];
+                snprintf(code, sizeof code, "F%d%d", i, j);
+                assert_int_equal(fp_builder_add_footprint(b, code, ""), FP_OK);
+                double x = -2 + i * 0.7, y = 50 + j * 0.45;
+                test_add_rect(b, x, y, x + 0.6 - 0.05 * j, y + 0.4 - 0.03 * i);
+            }
+        assert_int_equal(fp_builder_add_footprint(b, "RING", ""), FP_OK);
+        test_add_rect(b, 3, 48, 4, 49);
+        test_add_rect(b, 3.3, 48.3, 3.7, 48.7);
+        fp_index_opts o;
+        fp_index_opts_init(&o);
+        if (k == 0) o.kind = FP_INDEX_NONE;
+        if (k == 2) o.root_bits = 4, o.max_depth = 1, o.leaf_edges = 64;
+        L[k] = test_build(ctx, b, &o);
+    }
+    static const double reach[] = {0.01, 50, 700, 5000, 40000, 400000, 5e6};
+    unsigned seed = 7;
+    for (int i = 0; i < 4000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        double lon = -4 + (seed >> 8) % 100000 * 1e-4; /* -4 .. 6 */
+        seed = seed * 1103515245u + 12345u;
+        double lat = 47 + (seed >> 8) % 100000 * 0.6e-4; /* 47 .. 53 */
+        double r = reach[i % 7];
+        fp_match want = fp_layer_locate(L[0], lat, lon, r);
+        for (int k = 1; k < 3; k++) {
+            fp_match got = fp_layer_locate(L[k], lat, lon, r);
+            if (got.index != want.index || got.kind != want.kind ||
+                (want.kind == FP_MATCH_NEAREST && got.distance_m != want.distance_m))
+                fail_msg("(%.6f, %.6f) reach %g m, grid %d: %ld/%d/%.9g, reference "
+                         "%ld/%d/%.9g", lat, lon, r, k, got.index, got.kind,
+                         got.distance_m, want.index, want.kind, want.distance_m);
+        }
+    }
+    for (int k = 0; k < 3; k++) fp_layer_free(L[k]);
+    test_ctx_done(ctx);
+}
+
 static void test_locate_nearest_distance(void **state)
 {
     (void)state;
@@ -590,6 +643,7 @@ int main(void)
         cmocka_unit_test(test_locate_lattice_degenerate_agrees),
         cmocka_unit_test(test_locate_nonfinite_and_far),
         cmocka_unit_test(test_locate_nearest_distance),
+        cmocka_unit_test(test_locate_nearest_grid_equals_reference),
         cmocka_unit_test(test_locate_batch_matches_single),
         cmocka_unit_test(test_locate_real_facts),
         cmocka_unit_test(test_locate_real_counts),

@@ -184,6 +184,58 @@ static void near_edge(const fp_layer *L, near_state *ns, uint32_t ei, long f)
     }
 }
 
+/* The grid's cells within the search box, in finest-cell coordinates. */
+typedef struct near_box {
+    uint32_t x0, y0, x1, y1;
+} near_box;
+
+/* Every boundary edge lies in the leaf cells it crosses (uniform cells are
+ * crossed by none), so the nearest edge within reach is among the leaves
+ * the search box overlaps: visit those, not every footprint. */
+static void near_cell(const fp_layer *L, near_state *ns, const near_box *bx, uint32_t c,
+                      int sh, uint32_t cx, uint32_t cy)
+{
+    if (FP_CELL_TAG(c) == FP_TAG_NODE) {
+        int s2 = sh - FP_SUB_BITS;
+        for (uint32_t j = 0; j < 4; j++) {
+            uint32_t y = (cy << FP_SUB_BITS) | j;
+            if ((y << s2) > bx->y1 || (((y + 1) << s2) - 1) < bx->y0) continue;
+            for (uint32_t i = 0; i < 4; i++) {
+                uint32_t x = (cx << FP_SUB_BITS) | i;
+                if ((x << s2) > bx->x1 || (((x + 1) << s2) - 1) < bx->x0) continue;
+                near_cell(L, ns, bx, L->cells[FP_CELL_VAL(c) + (j << 2 | i)], s2, x, y);
+            }
+        }
+        return;
+    }
+    if (FP_CELL_TAG(c) != FP_TAG_LEAF) return;
+    const uint32_t *r = L->cands + FP_CELL_VAL(c);
+    uint32_t n = r[0];
+    r += 5;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t w = *r++;
+        if (w & 1) continue; /* the footprint covers the cell: no edge here */
+        uint32_t k = *r++;
+        for (uint32_t e = 0; e < k; e++) near_edge(L, ns, r[e], (long)(w >> 2));
+        r += k;
+    }
+}
+
+static void grid_nearest(const fp_layer *L, near_state *ns)
+{
+    double x0 = (ns->x - ns->rx - L->gx0) * L->gsx, x1 = (ns->x + ns->rx - L->gx0) * L->gsx;
+    double y0 = (ns->y - ns->ry - L->gy0) * L->gsy, y1 = (ns->y + ns->ry - L->gy0) * L->gsy;
+    double g = (double)L->gmax;
+    if (!(x1 >= 0 && y1 >= 0 && x0 <= g && y0 <= g)) return; /* beyond the grid */
+    /* Clamped in double before the casts (out-of-range casts are undefined). */
+    near_box bx = {x0 > 0 ? (uint32_t)x0 : 0, y0 > 0 ? (uint32_t)y0 : 0,
+                   x1 < g ? (uint32_t)x1 : L->gmax, y1 < g ? (uint32_t)y1 : L->gmax};
+    int sh = L->total_bits - L->root_bits;
+    for (uint32_t cy = bx.y0 >> sh; cy <= bx.y1 >> sh; cy++)
+        for (uint32_t cx = bx.x0 >> sh; cx <= bx.x1 >> sh; cx++)
+            near_cell(L, ns, &bx, L->cells[(cy << L->root_bits) | cx], sh, cx, cy);
+}
+
 static fp_match nearest(const fp_layer *L, double x, double y, double max_m)
 {
     fp_match m = {-1, FP_MATCH_NONE, NAN};
@@ -195,6 +247,23 @@ static fp_match nearest(const fp_layer *L, double x, double y, double max_m)
     ns.rx = max_m / ns.kx, ns.ry = max_m / ns.ky;
     ns.best = max_m * max_m;
     ns.bestf = -1;
+    if (L->kind == FP_INDEX_GRID) {
+        /* Widening boxes: an edge found within r is the nearest, since
+         * every edge within r lies in that box; most points outside a
+         * footprint are near one, so a small box usually settles it. */
+        for (double r = fmin(max_m, 250.0);; r = fmin(max_m, r * 4)) {
+            ns.rx = r / ns.kx, ns.ry = r / ns.ky;
+            ns.best = r * r;
+            grid_nearest(L, &ns);
+            if (ns.bestf >= 0 || r >= max_m) break;
+        }
+        if (ns.bestf >= 0) {
+            m.index = ns.bestf;
+            m.kind = FP_MATCH_NEAREST;
+            m.distance_m = sqrt(ns.best);
+        }
+        return m;
+    }
     for (size_t i = 0; i < L->nfeat; i++) {
         const fp_feat *f = &L->feat[i];
         if (x < f->bbox[0] - ns.rx || x > f->bbox[2] + ns.rx || y < f->bbox[1] - ns.ry ||
