@@ -176,6 +176,9 @@ static const void *take(cursor *c, uint64_t count, size_t size)
     return p;
 }
 
+/* Returned by a check that ran out of memory: not a verdict on the file. */
+static const char oom[] = "out of memory";
+
 /* Every index the queries follow, checked, so a crafted or damaged file
  * can never make them read outside the mapping. */
 static const char *validate_layer(const fp_layer *L)
@@ -242,7 +245,7 @@ static const char *validate_layer(const fp_layer *L)
     unsigned char *depth = fp__calloc(&L->alloc, nblocks + 1, 1); /* depth + 1 */
     const char *bad = NULL;
     if (!start || !depth) {
-        bad = "out of memory checking the grid";
+        bad = oom;
         goto done;
     }
     for (size_t v = 0; v < L->ncands && !bad;) {
@@ -364,7 +367,9 @@ static const char *view_mapped(fp_ctx *ctx, const fp_atlas *a, const sect *s,
     if (bs->s->length < 4) return "base section";
     memcpy(&bmagic, bm, 4);
     if (bmagic != LAYER_MAGIC) return "base is not a layer with geometry";
-    if (verify(ctx, a, bs)) return "base section corrupt";
+    int brc = verify(ctx, a, bs);
+    if (brc == FP_ENOMEM) return oom;
+    if (brc) return "base section corrupt";
     fp__clear(ctx);
     const fp_layer *B = &bs->layer;
     memset(L, 0, sizeof *L);
@@ -412,6 +417,10 @@ static int verify(fp_ctx *ctx, const fp_atlas *a, slot *sl)
                 if (s->length >= 4) memcpy(&magic, a->map + s->offset, 4);
                 why = magic == MAPPED_MAGIC ? view_mapped(ctx, a, s, &sl->layer)
                                             : view_layer(a, s, &sl->layer);
+            }
+            if (why == oom) { /* try again next time */
+                atomic_store(&sl->state, S_NEW);
+                return fp__error(ctx, FP_ENOMEM, "out of memory");
             }
             if (why) snprintf(sl->why, sizeof sl->why, "%s", why);
             atomic_store(&sl->state, why ? S_BAD : S_OK);

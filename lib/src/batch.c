@@ -37,7 +37,7 @@ struct fp_plan {
     column *col;
     size_t n, cap;
     /* The distinct lookup layers, each located once per point. */
-    const fp_layer *lookups[2 * FP_TIER_COUNT + 8];
+    const fp_layer *lookups[2 * 64]; /* two sources per column at most */
     size_t nlookups;
 };
 
@@ -182,7 +182,8 @@ static int fill_parents(fp_ctx *ctx, fp_plan *p, column *c, const char *date)
         entry[i] = -1;
         if (!fp__link_parent(p->cat, fp_layer_code(S, i), date, &k)) continue;
         for (size_t j = 0; j < c->nanswers && entry[i] < 0; j++)
-            if (!c->answers[j].edition && strcmp(c->answers[j].code, k.code) == 0)
+            if (!c->answers[j].edition && strcmp(c->answers[j].code, k.code) == 0 &&
+                strcmp(c->answers[j].name, k.name) == 0)
                 entry[i] = (int32_t)j;
         if (entry[i] < 0) {
             c->answers[c->nanswers] = k;
@@ -246,21 +247,26 @@ int fp_plan_add_edition(fp_ctx *ctx, fp_plan *p, const char *edition)
 void fp_plan_locate_n(const fp_plan *p, const double *lat, const double *lon, size_t n,
                       double nearest_m, fp_hit *out)
 {
-    enum { MAXL = sizeof p->lookups / sizeof *p->lookups };
-    int32_t idx[MAXL][CHUNK];
-    double dist[MAXL][CHUNK]; /* metres to the nearest footprint, for misses */
+    /* A fixed stack budget: fewer points per chunk when lookups are many. */
+    enum { SCRATCH = 20 * CHUNK };
+    int32_t idx[SCRATCH];
+    double dist[SCRATCH]; /* metres to the nearest footprint, for misses */
     size_t nc = p->n;
-    for (size_t at = 0; at < n; at += CHUNK) {
-        size_t m = n - at < CHUNK ? n - at : CHUNK;
+    size_t chunk = SCRATCH / (p->nlookups ? p->nlookups : 1);
+    if (chunk > CHUNK) chunk = CHUNK;
+    for (size_t at = 0; at < n; at += chunk) {
+        size_t m = n - at < chunk ? n - at : chunk;
         for (size_t l = 0; l < p->nlookups; l++) {
             const fp_layer *L = p->lookups[l];
-            fp_layer_find_n(L, lat + at, lon + at, m, idx[l]);
+            int32_t *ix = idx + l * chunk;
+            double *ds = dist + l * chunk;
+            fp_layer_find_n(L, lat + at, lon + at, m, ix);
             for (size_t i = 0; i < m; i++) {
-                dist[l][i] = 0;
-                if (idx[l][i] >= 0 || !(nearest_m > 0)) continue;
+                ds[i] = 0;
+                if (ix[i] >= 0 || !(nearest_m > 0)) continue;
                 fp_match q = fp_layer_locate(L, lat[at + i], lon[at + i], nearest_m);
-                idx[l][i] = q.index >= 0 ? -2 - (int32_t)q.index : -1; /* nearest */
-                dist[l][i] = q.distance_m;
+                ix[i] = q.index >= 0 ? -2 - (int32_t)q.index : -1; /* nearest */
+                ds[i] = q.distance_m;
             }
         }
         for (size_t c = 0; c < nc; c++) {
@@ -272,14 +278,14 @@ void fp_plan_locate_n(const fp_plan *p, const double *lat, const double *lon, si
                 fp_hit *h = &out[(at + i) * nc + c];
                 h->entry = -1, h->kind = FP_MATCH_NONE, h->distance_m = NAN;
                 for (int s = 0; s < col->nsrc && h->entry < 0; s++) {
-                    int32_t f = idx[li[s]][i];
+                    int32_t f = idx[li[s] * chunk + i];
                     if (f == -1) continue;
                     int near = f < -1;
                     int32_t e = col->src[s].entry_of[near ? -2 - f : f];
                     if (e < 0) continue;
                     h->entry = e;
                     h->kind = near ? FP_MATCH_NEAREST : FP_MATCH_CONTAINED;
-                    h->distance_m = near ? dist[li[s]][i] : 0;
+                    h->distance_m = near ? dist[li[s] * chunk + i] : 0;
                 }
             }
         }

@@ -310,7 +310,7 @@ fp_match fp_layer_locate(const fp_layer *L, double lat, double lon,
         return m;
     }
     if (!(nearest_m > 0) || !isfinite(lat) || !isfinite(lon) || lat < -90 ||
-        lat > 90)
+        lat > 90 || lon < -180 || lon > 180)
         return m;
     if (nearest_m > 2e7) nearest_m = 2e7; /* half the globe is plenty */
     return nearest(L, lon, lat, nearest_m);

@@ -12,12 +12,14 @@
 
 typedef struct group {
     const char *code, *name; /* in the CSV reader's pool copy below */
-    size_t first;            /* first row (for a stable name) */
+    size_t first;            /* row that first named the code (for a stable name) */
 } group;
 
 static int cmp_group(const void *a, const void *b)
 {
-    return strcmp(((const group *)a)->code, ((const group *)b)->code);
+    const group *x = a, *y = b;
+    int c = strcmp(x->code, y->code);
+    return c ? c : (x->first > y->first) - (x->first < y->first);
 }
 
 static long column(const fp_csv *c, const char *name)
@@ -58,10 +60,11 @@ int fp__layer_new_mapped(fp_ctx *ctx, const fp_layer *base, const char *text,
     /* Per base footprint: the row that assigns it (its strings). */
     char **code_of = fp__calloc(a, nb ? nb : 1, sizeof *code_of);
     char **name_of = fp__calloc(a, nb ? nb : 1, sizeof *name_of);
+    size_t *row_of = fp__calloc(a, nb ? nb : 1, sizeof *row_of);
     group *g = NULL;
     size_t ng = 0;
     fp_layer *L = NULL;
-    if (!code_of || !name_of) goto nomem;
+    if (!code_of || !name_of || !row_of) goto nomem;
     size_t rows = 0;
     while ((got = fp__csv_next(&csv, &why)) == 1) {
         if (csv.nfields == 1 && !*csv.fields[0]) continue; /* blank line */
@@ -91,7 +94,7 @@ int fp__layer_new_mapped(fp_ctx *ctx, const fp_layer *base, const char *text,
         }
         if (!(code_of[b] = fp__strdup(a, code)) || !(name_of[b] = fp__strdup(a, name)))
             goto nomem;
-        rows++;
+        row_of[b] = rows++;
     }
     if (got < 0) {
         rc = got == -2 ? fp__error(ctx, FP_ENOMEM, "out of memory")
@@ -107,7 +110,7 @@ int fp__layer_new_mapped(fp_ctx *ctx, const fp_layer *base, const char *text,
     g = fp__malloc(a, rows * sizeof *g);
     if (!g) goto nomem;
     for (size_t b = 0; b < nb; b++)
-        if (code_of[b]) g[ng++] = (group){code_of[b], name_of[b], b};
+        if (code_of[b]) g[ng++] = (group){code_of[b], name_of[b], row_of[b]};
     qsort(g, ng, sizeof *g, cmp_group);
     size_t nf = 0;
     for (size_t i = 0; i < ng; i++)
@@ -170,6 +173,7 @@ out:
     for (size_t b = 0; b < nb && name_of; b++) fp__free(a, name_of[b]);
     fp__free(a, code_of);
     fp__free(a, name_of);
+    fp__free(a, row_of);
     fp__free(a, g);
     fp_layer_free(L);
     return rc;
