@@ -73,7 +73,7 @@ CORE_LIB := $(BUILD)/libfootprint-core.a
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCH    := $(BUILD)/bench/bench_locate $(BUILD)/bench/bench_chain
 
-.PHONY: all lib cli deps test-deps demo test bench install uninstall clean data
+.PHONY: all lib cli deps test-deps bench-deps demo test bench install uninstall clean data
 # Keep intermediate objects (tests, generated sources) between runs.
 .SECONDARY:
 
@@ -176,6 +176,9 @@ deps:
 test-deps:
 	@sh scripts/deps test
 
+bench-deps:
+	@sh scripts/deps bench
+
 data:
 	@./geodata/fetch --mirror $(SHARED_GEODATA) --dest $(BUILD)/data
 
@@ -215,7 +218,7 @@ test: test-deps
 .PHONY: tests
 tests: $(TESTS)
 
-bench: deps
+bench: bench-deps
 	@$(MAKE) --no-print-directory all $(BENCH)
 	@sh bench/run.sh $(BUILD) $(SHARED_GEODATA)
 

@@ -127,4 +127,25 @@ int chain_at(fp_ctx *ctx, chain_src *cs, double lat, double lon,
 int chain_layer(fp_ctx *ctx, chain_src *cs, const fp_edition *ed,
                 const fp_layer **out);
 
+/* ---- postcodes (cli/cmd_postcodes.c) ---- */
+/* What every output showing postcode centroids must carry (ONSPD/NSPL). */
+#define PC_ATTRIBUTION                                                              \
+    "Postcode centroids: Source: Office for National Statistics licensed under "    \
+    "the Open Government Licence v.3.0; Contains OS data (c) Crown copyright and "  \
+    "database right; Contains Royal Mail data (c) Royal Mail copyright and "        \
+    "database right"
+
+/* The postcode index: file (--postcodes FILE) when given, else
+ * $FOOTPRINT_POSTCODES, else postcodes.fpi in the data directory (in buf). */
+const char *cli_postcodes_path(const common *c, const char *file, char *buf, size_t size);
+/* Opens it: EXIT_FOUND, or one line on stderr (no index: how to make one;
+ * damaged) and EXIT_DATA. */
+int cli_postcodes_open(fp_ctx *ctx, const common *c, const char *file, fp_postcodes **out);
+/* A postcode's centroid (opens and closes the index): EXIT_FOUND with lat,
+ * lon and the normal form in norm ("S1 2HE"; may be NULL); or one line on
+ * stderr and EXIT_USAGE (malformed), EXIT_NOMATCH (unknown) or EXIT_DATA. */
+int cli_postcode_point(fp_ctx *ctx, const common *c, const char *file,
+                       const char *postcode, double *lat, double *lon,
+                       char norm[FP_POSTCODE_MAX]);
+
 #endif

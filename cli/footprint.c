@@ -369,8 +369,14 @@ static void print_link_text(const fp_link *k, const char *prefix)
            *k->status ? k->status : "-", *k->ods_code ? k->ods_code : "-");
 }
 
+/* The centroid a postcode was answered with (text: a first line). */
+static void print_postcode(const char *pc, double lat, double lon)
+{
+    if (pc) printf("postcode\t%s\t%.6f\t%.6f\n", pc, lat, lon);
+}
+
 static int which_chain(fp_ctx *ctx, fp_catalogue *cat, const common *c, double lat,
-                       double lon, double nearest)
+                       double lon, double nearest, const char *pc)
 {
     char buf[4096], d[11];
     chain_src cs;
@@ -389,7 +395,13 @@ static int which_chain(fp_ctx *ctx, fp_catalogue *cat, const common *c, double l
     int found = 0;
     for (int t = 0; t < FP_TIER_COUNT; t++) found |= links[t].code != NULL;
     if (c->json) {
-        printf("{\"date\":\"%s\",\"lat\":%.7f,\"lon\":%.7f,\"chain\":[", d, lat, lon);
+        printf("{\"date\":\"%s\",", d);
+        if (pc) {
+            printf("\"postcode\":");
+            json_string(stdout, pc);
+            printf(",");
+        }
+        printf("\"lat\":%.7f,\"lon\":%.7f,\"chain\":[", lat, lon);
         for (int t = 0; t < FP_TIER_COUNT; t++) {
             if (t) printf(",");
             print_link_json(&links[t]);
@@ -407,8 +419,13 @@ static int which_chain(fp_ctx *ctx, fp_catalogue *cat, const common *c, double l
             json_string(stdout, links[t].edition->attribution);
             first = 0;
         }
+        if (pc) {
+            printf("%s", first ? "" : ",");
+            json_string(stdout, PC_ATTRIBUTION);
+        }
         printf("]}\n");
     } else {
+        print_postcode(pc, lat, lon);
         for (int t = 0; t < FP_TIER_COUNT; t++) print_link_text(&links[t], "");
     }
     if (!found)
@@ -420,7 +437,8 @@ static int which_chain(fp_ctx *ctx, fp_catalogue *cat, const common *c, double l
 /* ---- which ---- */
 
 static const char which_help[] =
-    "Usage: footprint which (--lat LAT --lon LON | --easting E --northing N)\n"
+    "Usage: footprint which (--lat LAT --lon LON | --easting E --northing N |\n"
+    "                        --postcode POSTCODE [--postcodes FILE])\n"
     "                       [--date YYYY-MM-DD | --edition ID] [--nearest METRES]\n"
     "                       [--json] [--data DIR] [--catalogue FILE] [--atlas FILE]\n"
     "\n"
@@ -433,6 +451,12 @@ static const char which_help[] =
     "  --lat LAT, --lon LON     WGS84 latitude and longitude (degrees)\n"
     "  --easting E, --northing N\n"
     "                           British National Grid (EPSG:27700), metres\n"
+    "  --postcode POSTCODE      a postcode's centroid, from the postcode\n"
+    "                           directory ('footprint postcodes import'); any\n"
+    "                           case and spacing (\"s1 2he\"); the centroid used\n"
+    "                           is printed first: postcode, normalised, lat, lon\n"
+    "  --postcodes FILE         the postcode directory (default: postcodes.fpi\n"
+    "                           in the data directory)\n"
     "  --date YYYY-MM-DD        the day the chain is for (default: today)\n"
     "  --edition ID             one footprint set instead of the chain (see\n"
     "                           'footprint editions')\n"
@@ -471,6 +495,9 @@ int common_opt(int o, common *c)
     }
 }
 
+/* which's own options. */
+enum { W_POSTCODE = O_FIRST_FREE + 100, W_POSTCODES };
+
 static int cmd_which(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -480,10 +507,13 @@ static int cmd_which(int argc, char **argv)
         {"northing", required_argument, 0, O_NORTH},
         {"nearest", required_argument, 0, O_NEAREST},
         {"date", required_argument, 0, O_DATE},
+        {"postcode", required_argument, 0, W_POSTCODE},
+        {"postcodes", required_argument, 0, W_POSTCODES},
         common_opts[0], common_opts[1], common_opts[2], common_opts[3],
         common_opts[4], common_opts[5], {0, 0, 0, 0}};
     common c = {0};
     const char *s_lat = NULL, *s_lon = NULL, *s_e = NULL, *s_n = NULL;
+    const char *s_pc = NULL, *pc_file = NULL;
     double nearest = 0;
     int o;
     optind = 1;
@@ -495,6 +525,8 @@ static int cmd_which(int argc, char **argv)
         case O_LON: s_lon = optarg; break;
         case O_EAST: s_e = optarg; break;
         case O_NORTH: s_n = optarg; break;
+        case W_POSTCODE: s_pc = optarg; break;
+        case W_POSTCODES: pc_file = optarg; break;
         case O_DATE: check_date("which ", "--date", optarg); c.date = optarg; break;
         case O_NEAREST:
             nearest = parse_number("which ", "--nearest", optarg);
@@ -511,10 +543,11 @@ static int cmd_which(int argc, char **argv)
         die_usage("which ", "--date picks the editions in force; --edition pins one: "
                             "give one of them");
     int ll = s_lat || s_lon, en = s_e || s_n;
-    if (ll && en)
-        die_usage("which ", "give --lat/--lon or --easting/--northing, not both");
-    if (!ll && !en) die_usage("which ", "give a point: --lat and --lon, or "
-                                        "--easting and --northing");
+    if (ll + en + !!s_pc > 1)
+        die_usage("which ", "give one point: --lat/--lon, --easting/--northing or "
+                            "--postcode, not both");
+    if (!ll && !en && !s_pc) die_usage("which ", "give a point: --lat and --lon, "
+                                                 "--easting and --northing, or --postcode");
     if (ll && !(s_lat && s_lon)) die_usage("which ", "--lat and --lon go together");
     if (en && !(s_e && s_n))
         die_usage("which ", "--easting and --northing go together");
@@ -525,7 +558,14 @@ static int cmd_which(int argc, char **argv)
         return EXIT_DATA;
     }
     double lat, lon, e = NAN, n = NAN;
-    if (ll) {
+    char pc[FP_POSTCODE_MAX] = "";
+    if (s_pc) {
+        int st = cli_postcode_point(ctx, &c, pc_file, s_pc, &lat, &lon, pc);
+        if (st) {
+            fp_ctx_free(ctx);
+            return st;
+        }
+    } else if (ll) {
         lat = parse_number("which ", "--lat", s_lat);
         lon = parse_number("which ", "--lon", s_lon);
         if (fp_check_latlon(ctx, lat, lon))
@@ -545,7 +585,7 @@ static int cmd_which(int argc, char **argv)
     }
     fp_catalogue *cat = load_catalogue(ctx, &c);
     if (!c.edition) { /* the whole chain on the date */
-        int st = which_chain(ctx, cat, &c, lat, lon, nearest);
+        int st = which_chain(ctx, cat, &c, lat, lon, nearest, s_pc ? pc : NULL);
         fp_catalogue_free(cat);
         fp_ctx_free(ctx);
         return st;
@@ -561,6 +601,10 @@ static int cmd_which(int argc, char **argv)
         json_string(stdout, ed->id);
         printf(",\"level\":");
         json_string(stdout, ed->level);
+        if (s_pc) {
+            printf(",\"postcode\":");
+            json_string(stdout, pc);
+        }
         printf(",\"lat\":%.7f,\"lon\":%.7f", lat, lon);
         if (en) printf(",\"easting\":%.3f,\"northing\":%.3f", e, n);
         printf(",\"match\":\"%s\",\"code\":", kind);
@@ -574,8 +618,13 @@ static int cmd_which(int argc, char **argv)
         }
         printf(",\"attribution\":");
         json_string(stdout, ed->attribution);
+        if (s_pc) {
+            printf(",\"postcode_attribution\":");
+            json_string(stdout, PC_ATTRIBUTION);
+        }
         printf("}\n");
     } else if (m.index >= 0) {
+        print_postcode(s_pc ? pc : NULL, lat, lon);
         printf("%s\t%s", fp_layer_code(layer, (size_t)m.index),
                fp_layer_name(layer, (size_t)m.index));
         if (m.kind == FP_MATCH_NEAREST) printf("\tnearest\t%.0f m", m.distance_m);
@@ -1071,7 +1120,22 @@ static const char main_help[] =
     "  editions   the editions footprint knows\n"
     "  timeline   every footprint that covered a point, period by period\n"
     "  members    the constituents of a footprint\n"
-    "  build      compile the catalogue and boundary files into an atlas\n"
+    "  build      compile the catalogue and boundary files into an atlas\n";
+
+/* The commands of cli/cmd_*.c, in the order shown. */
+static const struct {
+    const char *name, *summary;
+} cmd_summaries[] = {
+    {"locate", "tag every row of a CSV (coordinates or postcodes) with\n"
+               "             its footprints, millions of rows a second"},
+    {"postcodes", "the postcode directory: import, find, info"},
+    {"render", "a map: PNG, SVG or PDF (choropleths, points, places)"},
+    {"export", "footprints to GeoJSON, GeoPackage, FlatGeobuf, Shapefile,\n"
+               "             with shared boundaries simplified once"},
+    {"leaflet", "a self-contained Leaflet web map in a folder"},
+};
+
+static const char main_help_tail[] =
     "  help [COMMAND]\n"
     "\n"
     "Options:\n"
@@ -1087,6 +1151,20 @@ static const char main_help[] =
     "Open Government Licence v.3.0; Contains OS data (c) Crown copyright and\n"
     "database right.\n";
 
+/* The main help: the commands built in, then those of cli/cmd_*.c. */
+static void print_main_help(void)
+{
+    fputs(main_help, stdout);
+    for (size_t i = 0; i < sizeof cmd_summaries / sizeof *cmd_summaries; i++) {
+        int have = 0;
+#define FP_CMD(cmd_) have |= !strcmp(cmd_summaries[i].name, #cmd_);
+#include "commands.h"
+#undef FP_CMD
+        if (have) printf("  %-10s %s\n", cmd_summaries[i].name, cmd_summaries[i].summary);
+    }
+    fputs(main_help_tail, stdout);
+}
+
 int main(int argc, char **argv)
 {
     const char *global_data = NULL;
@@ -1094,7 +1172,7 @@ int main(int argc, char **argv)
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(main_help, stdout);
+            print_main_help();
             return finish_stdout(EXIT_FOUND);
         } else if (!strcmp(argv[i], "--version")) {
             printf("footprint %s (libfootprint %s)\n", FP_VERSION_STRING,
@@ -1108,7 +1186,7 @@ int main(int argc, char **argv)
             die_usage(NULL, "unknown option '%s'", argv[i]);
         }
     }
-    if (i >= argc) die_usage(NULL, "no command given (which, list, editions)");
+    if (i >= argc) die_usage(NULL, "no command given (which, locate, render, ...)");
     if (global_data) setenv("FOOTPRINT_DATA", global_data, 1);
     const char *cmd = argv[i];
     int sargc = argc - i;
@@ -1125,7 +1203,7 @@ int main(int argc, char **argv)
 #undef FP_CMD
     if (!strcmp(cmd, "help")) {
         const char *sub = sargc > 1 ? sargv[1] : NULL;
-        if (!sub) fputs(main_help, stdout);
+        if (!sub) print_main_help();
         else if (!strcmp(sub, "which")) fputs(which_help, stdout);
         else if (!strcmp(sub, "list")) fputs(list_help, stdout);
         else if (!strcmp(sub, "editions")) fputs(editions_help, stdout);

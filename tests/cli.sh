@@ -728,6 +728,51 @@ done_ "catalogue whose header lacks columns: exit 3 naming the column"
 
 # ---- 6. stdout write failures --------------------------------------------------------
 
+# ---- which --postcode ---------------------------------------------------------
+
+# A postcode directory made at run time from a few real NSPL rows.
+if ! nodata "which --postcode 's1 2he' (any case and spacing): the centroid, then the chain"; then
+    pcsv=$tmp/pc.csv pidx=$tmp/pc.fpi
+    printf 'pcds,lat,long\nS1 2HE,53.381710,-1.469380\nS80 2AA,53.303890,-1.120830\n' > "$pcsv"
+    "$FP" postcodes import "$pcsv" --out "$pidx" > /dev/null 2>&1
+    run "$FP" which --data "$DATA" --postcodes "$pidx" --postcode 's12he' --date 2019-06-01
+    want_rc 0
+    want_out_re '^postcode	S1 2HE	53\.381710	-1\.469380$'
+    want_out_re '^system	E54000009	South Yorkshire and Bassetlaw	'
+    [ "$(head -1 "$out" | cut -f1)" = postcode ] || fail "the centroid is not the first line"
+    done_ "which --postcode 's1 2he' (any case and spacing): the centroid, then the chain"
+
+    run "$FP" which --data "$DATA" --postcodes "$pidx" --postcode 'S80 2AA' --edition icb2023 --json
+    want_rc 0
+    json_ok 'd["postcode"] == "S80 2AA" and d["code"] == "E54000060" and abs(d["lat"] - 53.30389) < 1e-9'
+    done_ "which --postcode --edition --json: postcode, centroid and footprint"
+
+    run "$FP" which --data "$DATA" --postcodes "$pidx" --postcode 'ZZ9 9ZZ'
+    want_rc 1
+    want_out_empty
+    want_err_lines 1
+    want_err_fixed 'ZZ9 9ZZ'
+    want_err_re 'unknown postcode'
+    done_ "which --postcode unknown: exit 1, one line naming it"
+
+    run "$FP" which --data "$DATA" --postcodes "$pidx" --postcode 'not a postcode'
+    want_rc 2
+    want_out_empty
+    want_err_fixed "not a postcode"
+    done_ "which --postcode malformed: exit 2 naming it"
+
+    run "$FP" which --data "$DATA" --postcodes "$tmp/none.fpi" --postcode 'S1 2HE'
+    want_rc 3
+    want_out_empty
+    want_err_fixed "$tmp/none.fpi"
+    done_ "which --postcode without a directory: exit 3 naming the file"
+
+    run "$FP" which --data "$DATA" --postcodes "$pidx" --postcode 'S1 2HE' --lat 53 --lon -1
+    want_rc 2
+    want_err_re 'one point'
+    done_ "which --postcode with --lat/--lon: usage error"
+fi
+
 if [ -w /dev/full ]; then
     "$FP" list --data "$T" --catalogue "$C" --edition grid > /dev/full 2> "$err"
     rc=$? why=

@@ -202,6 +202,15 @@ int fp__atlas_add_mapped(fp_atlas_writer *w, const char *edition,
 int fp__atlas_writer_finish(fp_atlas_writer *w);
 void fp__atlas_writer_abort(fp_atlas_writer *w);
 
+/* ---- postcodes (postcode.c) ---- */
+
+/* The packed key of a postcode: 1, or 0 when it is malformed. */
+int fp__postcode_key(const char *in, uint64_t *key);
+/* Writes an index of n sorted keys and their lat/lon (1e-6 degrees). */
+int fp__postcodes_write(fp_ctx *ctx, const char *path, const uint64_t *keys,
+                        const int32_t *latlon, size_t n, const char *sources,
+                        size_t *bytes, size_t *districts);
+
 /* ---- small text helpers (csv.c) ---- */
 
 typedef struct fp_csv {
