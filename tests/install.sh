@@ -15,7 +15,8 @@ else
     no "make install PREFIX=... ($(tail -1 "$dir/log"))"
 fi
 for f in bin/footprint include/footprint.h lib/libfootprint.a lib/libfootprint.so \
-         lib/pkgconfig/footprint.pc share/footprint/editions.csv share/man/man1/footprint.1; do
+         lib/pkgconfig/footprint.pc share/footprint/editions.csv share/man/man1/footprint.1 \
+         share/footprint/web/index.html share/footprint/web/leaflet/leaflet.js; do
     if [ -e "$dir/prefix/$f" ]; then ok "installed $f"; else no "installed $f"; fi
 done
 soname=$(objdump -p "$dir/prefix/lib/libfootprint.so" 2>/dev/null | awk '/SONAME/ {print $2}')
