@@ -38,3 +38,10 @@ echo "oneshot_chain_ms: $(awk "BEGIN {printf \"%.2f\", $t_chain / 1000}")"
 echo "bin_true_ms: $(awk "BEGIN {printf \"%.2f\", $t_true / 1000}")"
 "$build/bench/bench_chain" "$atlas" "$pc" "$(date -u +%Y-%m-%d)"
 "$build/bench/bench_chain" "$atlas" "$pc" 2019-06-01
+
+# Each subject's benchmark, with its own peers (same arguments).
+for b in locate postcodes render; do
+    echo
+    echo "== $b (bench/$b.sh)"
+    sh "bench/$b.sh" "$build" "$shared"
+done

@@ -3,7 +3,7 @@
 # process can then start without loading them (see README, Architecture).
 set -u
 n=0
-for o in ctx predicate layer index locate csv catalogue atlas chain mapped batch postcode; do
+for o in ctx predicate layer index locate csv catalogue atlas chain mapped batch postcode pointcsv; do
     n=$((n + 1))
     f="$BUILD/obj/$o.o"
     bad=$(nm -u "$f" 2>/dev/null | awk '{print $NF}' | grep -E '^(GDAL|OGR|OSR|OCT|CPL|VSI|proj_|cairo_)' | head -3 | tr '\n' ' ')
