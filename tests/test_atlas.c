@@ -1084,6 +1084,141 @@ static void test_atlas_crafted_fuzz_no_crash(void **state)
 
 /* ---- staleness ---- */
 
+/* ---- index values that wrap in 32-bit arithmetic ---- */
+
+/* A 4 x 4 checkerboard of squares: 16 footprints, rings, edges between
+ * them; a grid fine enough to have leaves, or no grid. */
+static fp_layer *checkerboard(fp_ctx *ctx, int kind)
+{
+    fp_builder *b = NULL;
+    assert_int_equal(fp_builder_new(ctx, &b), FP_OK);
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 4; c++) {
+            char code[16];
+            snprintf(code, sizeof code, "r%dc%d", r & 3, c & 3);
+            assert_int_equal(fp_builder_add_footprint(b, code, code), FP_OK);
+            test_add_rect(b, -2 + 0.25 * c, 52 + 0.25 * r, -1.75 + 0.25 * c, 52.25 + 0.25 * r);
+        }
+    fp_index_opts o;
+    fp_index_opts_init(&o);
+    o.kind = kind;
+    if (kind == FP_INDEX_GRID) o.root_bits = 4, o.max_depth = 2, o.leaf_edges = 1;
+    return test_build(ctx, b, &o);
+}
+
+/* Where the arrays of the layer section `name` start in image f. */
+typedef struct t_arrays {
+    t_lhdr h;
+    size_t ring, sedge, cands;
+} t_arrays;
+
+static t_arrays arrays_of(unsigned char *f, const char *name)
+{
+    t_sect *s = find_sect(f, name);
+    assert_non_null(s);
+    t_arrays a;
+    memcpy(&a.h, f + s->offset, sizeof a.h);
+#define PAD8(x) (((x) + 7) & ~(size_t)7)
+    size_t o = (size_t)s->offset + PAD8(sizeof a.h) + PAD8(a.h.nfeat * sizeof(fp_feat)) +
+               PAD8(a.h.npts * 16);
+    a.ring = o;
+    o += PAD8((a.h.nrings + 1) * 4);
+    o += PAD8(a.h.nstripe_off * 4);
+    a.sedge = o;
+    o += PAD8(a.h.nstripe_edges * 4) + PAD8(a.h.strings_len);
+    o += PAD8(a.h.ncells * 4);
+    a.cands = o;
+#undef PAD8
+    return a;
+}
+
+/* Index values of 0xffffffff: in 32-bit arithmetic x + 1 is 0 and x + 2
+ * is 1, so checks written as "x + 1 >= npts" or "next < x + 2" let them
+ * through, and queries then read up to 64 GB past the mapping (found with
+ * fuzz/fuzz_atlas.c; a forger recomputes the checksums).  Each must be
+ * refused when the section is verified. */
+static void test_atlas_crafted_index_wraparound_refused(void **state)
+{
+    (void)state;
+    fp_ctx *ctx = test_ctx();
+    fp_layer *G = checkerboard(ctx, FP_INDEX_GRID), *N = checkerboard(ctx, FP_INDEX_NONE);
+    assert_true(G->ncands > 0 && N->nstripe_edges > 0 && G->nrings >= 2);
+    size_t clen;
+    unsigned char *cat = slurp("geodata/editions.csv", &clen);
+    const char *path = tmp_path("wrap.atlas");
+    fp_atlas_writer *w = NULL;
+    if (fp__atlas_writer_new(ctx, path, &w) ||
+        fp__atlas_add_text(w, "catalogue", (const char *)cat, clen) ||
+        fp__atlas_add_text(w, "sources", "", 0) || fp__atlas_add_layer(w, "grid", G) ||
+        fp__atlas_add_layer(w, "none", N) || fp__atlas_writer_finish(w))
+        fail_msg("%s", fp_ctx_errmsg(ctx));
+    free(cat);
+    fp_layer_free(G);
+    fp_layer_free(N);
+    size_t len;
+    unsigned char *good = slurp(path, &len), *f = malloc(len);
+    assert_non_null(f);
+    /* Sound as written. */
+    fp_atlas *a = open_ok(ctx, path);
+    layer_ok(ctx, a, "grid");
+    layer_ok(ctx, a, "none");
+    fp_atlas_free(a);
+
+    t_arrays g = arrays_of(good, "layer/grid"), n = arrays_of(good, "layer/none");
+    /* The first edge of the first leaf record that lists edges. */
+    size_t leaf_edge = 0;
+    const unsigned char *cands = good + g.cands;
+    for (size_t v = 0; v < g.h.ncands && !leaf_edge;) {
+        uint32_t cnt, k = 5; /* [n] [X: 2 words] [Y0: 2 words] */
+        memcpy(&cnt, cands + 4 * v, 4);
+        for (uint32_t j = 0; j < cnt && !leaf_edge; j++) {
+            uint32_t wd, ne;
+            memcpy(&wd, cands + 4 * (v + k++), 4);
+            if (wd & 1) continue;
+            memcpy(&ne, cands + 4 * (v + k++), 4);
+            if (ne) leaf_edge = g.cands + 4 * (v + k);
+            k += ne;
+        }
+        v += k;
+    }
+    assert_true(leaf_edge != 0);
+    const struct {
+        const char *edition, *what;
+        size_t at;
+    } edits[] = {
+        {"grid", "ring table", g.ring + 4},   /* ring_start[1] */
+        {"none", "ring table", n.ring + 4},
+        {"grid", "grid leaf edge", leaf_edge}, /* an edge of a leaf */
+        {"none", "stripe edges", n.sedge},     /* stripe_edges[0] */
+    };
+    /* Failures are collected, and reported after everything is freed, so
+     * that a failure here leaves the leak counts of later tests alone. */
+    char why[1024] = "";
+    for (size_t k = 0; k < sizeof edits / sizeof *edits; k++) {
+        memcpy(f, good, len);
+        const uint32_t bad = 0xffffffffu;
+        memcpy(f + edits[k].at, &bad, 4);
+        reseal(f);
+        write_bytes(path, f, len);
+        a = open_ok(ctx, path);
+        const fp_layer *L = (const fp_layer *)1;
+        int rc = fp_atlas_layer(ctx, a, edits[k].edition, &L);
+        /* Not queried when accepted: the query would read far outside. */
+        size_t at = strlen(why);
+        if (rc != FP_EFORMAT || L)
+            snprintf(why + at, sizeof why - at, "; %s of %s = 0xffffffff accepted (status %d)",
+                     edits[k].what, edits[k].edition, rc);
+        else if (!strstr(fp_ctx_errmsg(ctx), edits[k].what))
+            snprintf(why + at, sizeof why - at, "; \"%s\" does not say \"%s\"",
+                     fp_ctx_errmsg(ctx), edits[k].what);
+        fp_atlas_free(a);
+    }
+    free(f);
+    free(good);
+    test_ctx_done(ctx);
+    if (*why) fail_msg("%s", why + 2);
+}
+
 /* A data directory of its own: real copies (their times can change). */
 static const char *copy_data(const char *name)
 {
@@ -1424,6 +1559,7 @@ int main(void)
         cmocka_unit_test(test_atlas_crafted_layer_refused),
         cmocka_unit_test(test_atlas_crafted_grid_too_deep_refused),
         cmocka_unit_test(test_atlas_crafted_fuzz_no_crash),
+        cmocka_unit_test(test_atlas_crafted_index_wraparound_refused),
         cmocka_unit_test(test_atlas_check_catalogue),
         cmocka_unit_test(test_atlas_check_sources),
         cmocka_unit_test(test_atlas_threads_agree),

@@ -191,7 +191,7 @@ static const char *validate_layer(const fp_layer *L)
     if (L->ring_start[0] != 0 || L->ring_start[L->nrings] != L->npts)
         return "ring table";
     for (size_t r = 0; r < L->nrings; r++)
-        if (L->ring_start[r + 1] < L->ring_start[r] + 2) return "ring table";
+        if ((uint64_t)L->ring_start[r] + 2 > L->ring_start[r + 1]) return "ring table";
     uint32_t next_ring = 0;
     for (size_t i = 0; i < L->nfeat; i++) {
         const fp_feat *f = &L->feat[i];
@@ -215,7 +215,7 @@ static const char *validate_layer(const fp_layer *L)
     }
     if (next_ring != L->nrings) return "footprint rings";
     for (size_t i = 0; i < L->nstripe_edges; i++)
-        if (L->stripe_edges[i] + 1 >= L->npts) return "stripe edges";
+        if ((uint64_t)L->stripe_edges[i] + 1 >= L->npts) return "stripe edges";
     if (L->kind == FP_INDEX_NONE) return L->nstripe_off ? NULL : "stripes missing";
     if (L->kind != FP_INDEX_GRID) return "index kind";
     if (L->root_bits < 4 || L->root_bits > 12 || L->total_bits < L->root_bits ||
@@ -270,7 +270,7 @@ static const char *validate_layer(const fp_layer *L)
             }
             uint32_t ne = r[k++];
             for (uint32_t e = 0; e < ne; e++)
-                if (r[k + e] + 1 >= L->npts) bad = "grid leaf edge";
+                if ((uint64_t)r[k + e] + 1 >= L->npts) bad = "grid leaf edge";
             k += ne;
         }
         v += k;
