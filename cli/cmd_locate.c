@@ -77,20 +77,21 @@ const char locate_help[] =
     "\n"
     "  --out FILE          output file (default stdout)\n"
     "  --format F          csv (default); gpkg, geojson or fgb: WGS84 points\n"
-    "                      with every column (no geometry where no point)\n"
+    "                      with every column (rows without a point: no\n"
+    "                      geometry; left out of fgb, which cannot hold them)\n"
     "  --tiers LIST        region,system,ics,place,sub,la or all (default all,\n"
     "                      none with --edition)\n"
     "  --edition ID        a group for this edition (repeatable)\n"
     "  --date YYYY-MM-DD   the day of the tiers (default today)\n"
     "  --fields LIST       default code,name,match,distance_m\n"
     "  --nearest METRES    outside all, the nearest within METRES (default 0)\n"
-    "  --crs CRS           CRS of x/y columns (default EPSG:27700; EPSG:4326\n"
-    "                      is x = longitude)\n"
+    "  --crs CRS           CRS of the coordinates, any PROJ knows (default\n"
+    "                      EPSG:27700 with --x-column; EPSG:4326: x = longitude)\n"
     "  --postcodes FILE    postcode index (default $FOOTPRINT_POSTCODES, else\n"
     "                      postcodes.fpi in the data directory)\n"
     "  --delimiter C       field delimiter (default ','; 'tab')\n"
     "  --threads N         workers (default: one per CPU)\n"
-    "  --quiet             no summary\n"
+    "  --quiet             no summary, no progress line\n"
     "  --data DIR, --catalogue FILE, --atlas FILE   as for 'which'\n"
     "  -h, --help          this help\n"
     "\n"
@@ -441,12 +442,14 @@ static void parse_block(worker *w, slot *s)
         ri->nfields = rec.nfields;
         ri->line = line;
         ri->state = ROW_OK;
+        if (R->coord == C_POSTCODE && n >= s->pccap) /* every row has one */
+            grow(&s->pcs, &s->pccap, n + 1, sizeof *s->pcs);
         double a = NAN, b = NAN;
         if (rec.start == rec.end) {
             ri->state = ROW_BLANK;
         } else if (R->coord == C_POSTCODE) {
-            if (n >= s->pccap) grow(&s->pcs, &s->pccap, n + 1, sizeof *s->pcs);
-            /* Offsets for now: pcbuf may move while it grows. */
+            /* Offsets for now (pcbuf may move while it grows): pointers
+             * once the block is parsed. */
             size_t at = 0;
             if (rec.f[0]) {
                 size_t len = (size_t)(rec.fe[0] - rec.f[0]);

@@ -550,6 +550,17 @@ if "$FP" postcodes import "$tmp/pcs.csv" --out "$tmp/pcs.fpi" > /dev/null 2>&1; 
         want_err_fixed "5 rows: 2 contained, 0 nearest, 0 none, 2 invalid (1 missing, 1 malformed postcodes; first at line 5), 1 unknown postcode (first at line 4)"
     done_ "locate --postcode-column: normalised, unknown and malformed flagged"
 
+    { printf 'ref,pcds\n'; for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+        echo; done; echo '1,AB1 2CD'; echo; } > "$tmp/pblank.csv"
+    run $L "$tmp/pblank.csv" --tiers system --fields code --postcodes "$tmp/pcs.fpi" \
+        --block-size 16 --threads 3
+    want_rc 0
+    l=$(wc -l < "$out" | tr -d ' ')
+    [ "$l" = 23 ] || fail "$l lines, want 23"
+    want_out_re '^1,AB1 2CD,A1$'
+    want_err_re '1 row: 1 contained.*21 blank lines kept'
+    done_ "postcodes after many blank lines, small blocks: blank lines kept, the postcode found"
+
     run $L "$tmp/pin.csv" --tiers system --fields code --postcodes "$tmp/pcs.fpi"
     want_rc 0
     want_out_re '^1,ab12cd,A1$'

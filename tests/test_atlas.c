@@ -20,34 +20,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "format.h"
 #include "internal.h"
 
-/* ---- the file format, as the tests see it ---- */
+/* ---- the file format (lib/src/format.h) ---- */
 
-typedef struct t_hdr { /* 64 bytes */
-    char magic[8];
-    uint32_t bom, version;
-    uint64_t file_size;
-    uint32_t nsect, reserved;
-    uint64_t table_hash, created;
-    char fp_version[16];
-} t_hdr;
-
-typedef struct t_sect { /* 64 bytes */
-    char name[40];
-    uint64_t offset, length, hash;
-} t_sect;
-
-typedef struct t_lhdr { /* a layer section starts with this */
-    uint32_t magic, kind, root_bits, total_bits, gmax, reserved;
-    uint64_t nfeat, npts, nrings, nstripe_off, nstripe_edges, strings_len, ncells,
-        ncands;
-    double bbox[4], gx0, gy0, gx1, gy1, gsx, gsy;
-} t_lhdr;
-
-_Static_assert(sizeof(t_hdr) == 64, "header");
-_Static_assert(sizeof(t_sect) == 64, "section entry");
-_Static_assert(sizeof(t_lhdr) == 168, "layer header");
+typedef fp__atlas_hdr t_hdr;
+typedef fp__atlas_sect t_sect;
+typedef fp__atlas_lhdr t_lhdr;
 
 /* ---- shared state (made by the group setup) ---- */
 

@@ -176,7 +176,8 @@ static void test_chain_sheffield_2024_icb_era(void **state)
     assert_false(has_status(l[FP_TIER_SYSTEM].status, "stp"));
     assert_string_equal(l[FP_TIER_SYSTEM].ods_code, "QF7");
     assert_string_equal(code(l, FP_TIER_REGION), "E40000012");
-    assert_string_equal(edition(l, FP_TIER_REGION), "nhser2024");
+    /* The ICB's parent, not the region boundaries: no edition. */
+    assert_string_equal(edition(l, FP_TIER_REGION), "none");
     assert_string_equal(code(l, FP_TIER_LA), "E08000019");
     assert_string_equal(edition(l, FP_TIER_LA), "lad2024");
     assert_string_equal(code(l, FP_TIER_SUB), "E38000146");
@@ -880,6 +881,44 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Regions are made of whole ICBs: on a grid over England the region is
+ * always the parent of the ICB the chain gives, even where the separately
+ * generalised region boundaries disagree; and with no ICB, no parent. */
+static void test_chain_region_is_system_parent(void **state)
+{
+    (void)state;
+    test_require_data();
+    fp_ctx *ctx = test_ctx();
+    const fp_catalogue *cat = fp_atlas_catalogue(atlas());
+    static const char *const dates[] = {"2024-06-01", "2026-11-24"};
+    size_t answered = 0, disagree_polygons = 0;
+    const fp_layer *R;
+    assert_int_equal(fp_atlas_layer(ctx, atlas(), "nhser2024", &R), FP_OK);
+    for (size_t d = 0; d < 2; d++)
+        for (double lat = 49.9; lat < 55.9; lat += 0.031)
+            for (double lon = -5.8; lon < 1.8; lon += 0.047) {
+                fp_link l[FP_TIER_COUNT];
+                chain(ctx, lat, lon, dates[d], 0, l);
+                if (!l[FP_TIER_SYSTEM].code) continue;
+                const fp_parent *p =
+                    fp_catalogue_parent_on(cat, l[FP_TIER_SYSTEM].code, dates[d]);
+                assert_non_null(p);
+                assert_non_null(l[FP_TIER_REGION].code);
+                assert_string_equal(l[FP_TIER_REGION].code, p->parent_code);
+                assert_int_equal(l[FP_TIER_REGION].kind, l[FP_TIER_SYSTEM].kind);
+                int32_t r = fp_layer_find(R, lat, lon);
+                if (r < 0 || strcmp(fp_layer_code(R, (size_t)r), p->parent_code))
+                    disagree_polygons++;
+                answered++;
+            }
+    /* The grid reaches every region; a few points sit where the 2024 region
+     * boundaries and the ICB boundaries are generalised apart. */
+    assert_true(answered > 10000);
+    fprintf(stderr, "# %zu chains, %zu where the region boundaries say otherwise\n",
+            answered, disagree_polygons);
+    test_ctx_done(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -899,6 +938,7 @@ int main(void)
         cmocka_unit_test(test_chain_timeline_membership_dates),
         cmocka_unit_test(test_chain_status_substring_kept),
         cmocka_unit_test(test_chain_status_overflow_whole_items),
+        cmocka_unit_test(test_chain_region_is_system_parent),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -23,45 +23,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "format.h"
 #include "internal.h"
 
-/* ---- the atlas format, as the tests see it ---- */
+/* ---- the atlas format (lib/src/format.h) ---- */
 
-typedef struct t_hdr { /* 64 bytes */
-    char magic[8];
-    uint32_t bom, version;
-    uint64_t file_size;
-    uint32_t nsect, reserved;
-    uint64_t table_hash, created;
-    char fp_version[16];
-} t_hdr;
-
-typedef struct t_sect { /* 64 bytes */
-    char name[40];
-    uint64_t offset, length, hash;
-} t_sect;
-
-typedef struct t_mhdr { /* a mapped ("FPMP") section starts with this */
-    uint32_t magic, reserved;
-    uint64_t nfeat, nbase, strings_len;
-    double bbox[4];
-    char base[40];
-} t_mhdr;
-
-typedef struct t_lhdr { /* a layer section starts with this */
-    uint32_t magic, kind, root_bits, total_bits, gmax, reserved;
-    uint64_t nfeat, npts, nrings, nstripe_off, nstripe_edges, strings_len, ncells,
-        ncands;
-    double bbox[4], gx0, gy0, gx1, gy1, gsx, gsy;
-} t_lhdr;
-
-_Static_assert(sizeof(t_hdr) == 64, "header");
-_Static_assert(sizeof(t_sect) == 64, "section entry");
-_Static_assert(sizeof(t_mhdr) == 104, "mapped header");
+typedef fp__atlas_hdr t_hdr;
+typedef fp__atlas_sect t_sect;
+typedef fp__atlas_mhdr t_mhdr;
+typedef fp__atlas_lhdr t_lhdr;
 _Static_assert(sizeof(t_lhdr) == 168, "layer header");
 _Static_assert(sizeof(fp_feat) == 72, "footprint record");
 
-#define MAPPED_MAGIC 0x504d5046u
+
 
 /* ---- the synthetic facts ---- */
 
@@ -1022,7 +996,7 @@ static image fresh_image(void)
     im.s = find_sect(im.f, "layer/grp");
     assert_non_null(im.s);
     im.h = (t_mhdr *)(im.f + im.s->offset);
-    assert_int_equal(im.h->magic, MAPPED_MAGIC);
+    assert_int_equal(im.h->magic, FP_ATLAS_MAPPED_MAGIC);
     im.feat = (fp_feat *)(im.f + im.s->offset + pad8(sizeof(t_mhdr)));
     im.map = (int32_t *)((unsigned char *)im.feat + pad8(im.h->nfeat * sizeof(fp_feat)));
     im.strings = (char *)im.map + pad8(im.h->nbase * sizeof(int32_t));

@@ -22,29 +22,13 @@
 
 #include <zlib.h>
 
+#include "format.h"
 #include "internal.h"
 
-/* ---- the file format, as the tests see it ---- */
+/* ---- the file format (lib/src/format.h) ---- */
 
-typedef struct t_hdr { /* 128 bytes */
-    char magic[8];
-    uint32_t bom, version;
-    uint64_t file_size, count;
-    uint32_t ndist, reserved;
-    uint64_t dist_off, keys_off, coords_off, sources_off, sources_len;
-    int64_t created;
-    char fp_version[16];
-    uint64_t dist_hash, sources_hash, header_hash;
-} t_hdr;
-
-typedef struct t_dist { /* 24 bytes */
-    char code[4];
-    uint32_t first, n, reserved;
-    uint64_t hash;
-} t_dist;
-
-_Static_assert(sizeof(t_hdr) == 128, "header");
-_Static_assert(sizeof(t_dist) == 24, "district entry");
+typedef fp__pc_hdr t_hdr;
+typedef fp__pc_dist t_dist;
 
 /* ---- helpers ---- */
 
@@ -1046,6 +1030,60 @@ static void test_postcodes_crafted_refused(void **state)
     free(orig);
 }
 
+/* Found by fuzz_postcode: a resealed index listing "GIR 5GB" opened, and
+ * fp_postcodes_get returned a postcode that find calls malformed. */
+static void test_postcodes_crafted_gir_refused(void **state)
+{
+    (void)state;
+    const char *csv = tmp_path("gir.csv"), *path = tmp_path("gir.fpi"),
+               *bad = tmp_path("gir-bad.fpi");
+    write_text(csv, "pcds,lat,long\nGIR 0AA,51.501,-0.142\nAB1 2CD,57.1,-2.1\n");
+    fp_ctx *ctx = test_ctx();
+    fp_postcodes_import_stats st;
+    if (import_v(ctx, path, &st, csv, NULL)) fail_msg("%s", fp_ctx_errmsg(ctx));
+    assert_int_equal(st.postcodes, 2);
+    fp_postcodes *pc = open_ok(ctx, path);
+    assert_at(pc, "gir0aa", 51.501, -0.142);
+    fp_postcodes_free(pc);
+
+    size_t len;
+    unsigned char *f = slurp(path, &len);
+    t_hdr h;
+    memcpy(&h, f, sizeof h);
+    int found = 0;
+    for (uint32_t i = 0; i < h.ndist; i++) {
+        t_dist d;
+        memcpy(&d, f + h.dist_off + i * sizeof d, sizeof d);
+        if (memcmp(d.code, "GIR", 4) != 0) continue;
+        assert_int_equal(d.n, 1);
+        uint16_t key = 1 * 26 * 26 + 6 * 26 + 1; /* an inward code 1GB */
+        memcpy(f + h.keys_off + 2 * (size_t)d.first, &key, sizeof key);
+        found = 1;
+    }
+    assert_true(found);
+    reseal(f, len);
+    write_bytes(bad, f, len);
+    pc = open_ok(ctx, bad);
+    char p[FP_POSTCODE_MAX];
+    int got_gir = 0;
+    for (size_t i = 0; i < fp_postcodes_count(pc); i++) {
+        int rc = fp_postcodes_get(pc, i, p, NULL, NULL);
+        if (rc == FP_OK) {
+            assert_int_not_equal(fp_postcodes_find(pc, p, NULL, NULL), FP_EINVAL);
+        } else {
+            assert_int_equal(rc, FP_EFORMAT);
+            got_gir = 1;
+        }
+    }
+    assert_true(got_gir);
+    assert_int_equal(fp_postcodes_find(pc, "AB1 2CD", NULL, NULL), FP_OK);
+    assert_int_equal(fp_postcodes_verify(ctx, pc), FP_EFORMAT);
+    assert_has(fp_ctx_errmsg(ctx), "GIR");
+    fp_postcodes_free(pc);
+    test_ctx_done(ctx);
+    free(f);
+}
+
 /* ---- allocation failures ---- */
 
 static void test_postcodes_import_allocation_failures(void **state)
@@ -1241,6 +1279,7 @@ int main(void)
         cmocka_unit_test(test_postcodes_bit_flips_caught),
         cmocka_unit_test(test_postcodes_damaged_district_is_local),
         cmocka_unit_test(test_postcodes_crafted_refused),
+        cmocka_unit_test(test_postcodes_crafted_gir_refused),
         cmocka_unit_test(test_postcodes_import_allocation_failures),
         cmocka_unit_test(test_postcodes_open_allocation_failures),
         cmocka_unit_test(test_postcodes_real_nspl),

@@ -27,46 +27,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "format.h"
 #include "internal.h"
 
-#define ATLAS_MAGIC "FPATLAS"
-#define ATLAS_VERSION 2u
-#define ATLAS_BOM 0x01020304u
-#define LAYER_MAGIC 0x594c5046u  /* "FPLY" */
-#define MAPPED_MAGIC 0x504d5046u /* "FPMP" */
-#define NAME_MAX_LEN 40
+/* The layouts (format.h), by their short names here. */
+typedef fp__atlas_hdr hdr;
+typedef fp__atlas_sect sect;
+typedef fp__atlas_lhdr lhdr;
+typedef fp__atlas_mhdr mhdr;
 
-typedef struct hdr {
-    char magic[8];
-    uint32_t bom, version;
-    uint64_t file_size;
-    uint32_t nsect, reserved;
-    uint64_t table_hash;
-    uint64_t created;
-    char fp_version[16];
-} hdr;
-
-typedef struct sect {
-    char name[NAME_MAX_LEN];
-    uint64_t offset, length, hash;
-} sect;
-
-typedef struct lhdr {
-    uint32_t magic, kind, root_bits, total_bits, gmax, reserved;
-    uint64_t nfeat, npts, nrings, nstripe_off, nstripe_edges, strings_len,
-        ncells, ncands;
-    double bbox[4], gx0, gy0, gx1, gy1, gsx, gsy;
-} lhdr;
-
-typedef struct mhdr {
-    uint32_t magic, reserved;
-    uint64_t nfeat, nbase, strings_len;
-    double bbox[4];
-    char base[NAME_MAX_LEN];
-} mhdr;
-
-_Static_assert(sizeof(hdr) == 64, "atlas header is 64 bytes");
-_Static_assert(sizeof(sect) == 64, "atlas section entry is 64 bytes");
 _Static_assert(sizeof(fp_feat) == 72, "fp_feat layout is part of the format");
 
 /* Eight independent lanes: compilers turn the loop into vector code
@@ -147,7 +116,7 @@ const fp_catalogue *fp_atlas_catalogue(const fp_atlas *a) { return a->cat; }
 static const slot *find_slot(const fp_atlas *a, const char *name)
 {
     for (uint32_t i = 0; i < a->nsect; i++)
-        if (strncmp(a->slots[i].s->name, name, NAME_MAX_LEN) == 0) return &a->slots[i];
+        if (strncmp(a->slots[i].s->name, name, FP_ATLAS_NAME_LEN) == 0) return &a->slots[i];
     return NULL;
 }
 
@@ -248,6 +217,9 @@ static const char *validate_layer(const fp_layer *L)
         bad = oom;
         goto done;
     }
+    /* The largest footprint and edge numbers are gathered and checked once
+     * at the end: no branch per word in this, the open's hottest loop. */
+    uint32_t fmax = 0, emax = 0;
     for (size_t v = 0; v < L->ncands && !bad;) {
         const uint32_t *r = L->cands + v;
         size_t left = L->ncands - v, k = 5;
@@ -256,25 +228,26 @@ static const char *validate_layer(const fp_layer *L)
             break;
         }
         start[v / 8] |= (unsigned char)(1u << (v % 8));
-        for (uint32_t j = 0; j < r[0] && !bad; j++) {
+        for (uint32_t j = 0, n = r[0]; j < n; j++) {
             if (k >= left) {
                 bad = "grid leaf";
                 break;
             }
             uint32_t w = r[k++];
-            if ((w >> 2) >= L->nfeat) bad = "grid leaf footprint";
-            if (bad || (w & 1)) continue;
+            fmax = w >> 2 > fmax ? w >> 2 : fmax;
+            if (w & 1) continue;
             if (k >= left || r[k] > left - k - 1) {
                 bad = "grid leaf";
                 break;
             }
             uint32_t ne = r[k++];
-            for (uint32_t e = 0; e < ne; e++)
-                if ((uint64_t)r[k + e] + 1 >= L->npts) bad = "grid leaf edge";
+            for (uint32_t e = 0; e < ne; e++) emax = r[k + e] > emax ? r[k + e] : emax;
             k += ne;
         }
         v += k;
     }
+    if (!bad && L->ncands && fmax >= L->nfeat) bad = "grid leaf footprint";
+    if (!bad && L->ncands && (uint64_t)emax + 1 >= L->npts) bad = "grid leaf edge";
     for (size_t i = 0; i < L->ncells && !bad; i++) {
         uint32_t c = L->cells[i], v = FP_CELL_VAL(c);
         int here = i < ntop ? 0 : depth[(i - ntop) / 16] - 1;
@@ -314,7 +287,7 @@ static const char *view_layer(const fp_atlas *a, const sect *s, fp_layer *L)
 {
     cursor c = {a->map + s->offset, (size_t)s->length, 0};
     const lhdr *h = take(&c, 1, sizeof(lhdr));
-    if (!h || h->magic != LAYER_MAGIC) return "not a layer";
+    if (!h || h->magic != FP_ATLAS_LAYER_MAGIC) return "not a layer";
     memset(L, 0, sizeof *L);
     L->alloc = a->alloc;
     L->borrowed = 1;
@@ -357,16 +330,16 @@ static const char *view_mapped(fp_ctx *ctx, const fp_atlas *a, const sect *s,
     cursor c = {a->map + s->offset, (size_t)s->length, 0};
     const mhdr *h = take(&c, 1, sizeof(mhdr));
     if (!h) return "not a layer";
-    if (memchr(h->base, '\0', NAME_MAX_LEN - 6) == NULL) return "base name";
-    char name[NAME_MAX_LEN + 8];
+    if (memchr(h->base, '\0', FP_ATLAS_NAME_LEN - 6) == NULL) return "base name";
+    char name[FP_ATLAS_NAME_LEN + 8];
     snprintf(name, sizeof name, "layer/%s", h->base);
     slot *bs = (slot *)find_slot(a, name);
-    if (!bs || strncmp(bs->s->name, s->name, NAME_MAX_LEN) == 0) return "base section missing";
+    if (!bs || strncmp(bs->s->name, s->name, FP_ATLAS_NAME_LEN) == 0) return "base section missing";
     const unsigned char *bm = a->map + bs->s->offset;
     uint32_t bmagic;
     if (bs->s->length < 4) return "base section";
     memcpy(&bmagic, bm, 4);
-    if (bmagic != LAYER_MAGIC) return "base is not a layer with geometry";
+    if (bmagic != FP_ATLAS_LAYER_MAGIC) return "base is not a layer with geometry";
     int brc = verify(ctx, a, bs);
     if (brc == FP_ENOMEM) return oom;
     if (brc) return "base section corrupt";
@@ -415,7 +388,7 @@ static int verify(fp_ctx *ctx, const fp_atlas *a, slot *sl)
             else if (strncmp(s->name, "layer/", 6) == 0) {
                 uint32_t magic = 0;
                 if (s->length >= 4) memcpy(&magic, a->map + s->offset, 4);
-                why = magic == MAPPED_MAGIC ? view_mapped(ctx, a, s, &sl->layer)
+                why = magic == FP_ATLAS_MAPPED_MAGIC ? view_mapped(ctx, a, s, &sl->layer)
                                             : view_layer(a, s, &sl->layer);
             }
             if (why == oom) { /* try again next time */
@@ -477,18 +450,18 @@ int fp_atlas_open(fp_ctx *ctx, const char *path, fp_atlas **out)
     int rc = FP_EFORMAT;
     hdr h;
     memcpy(&h, map, sizeof h);
-    if (memcmp(h.magic, ATLAS_MAGIC, 8) != 0) {
+    if (memcmp(h.magic, FP_ATLAS_MAGIC, 8) != 0) {
         fp__error(ctx, rc, "%s: not a footprint atlas", path);
         goto fail;
     }
-    if (h.bom != ATLAS_BOM) {
+    if (h.bom != FP_ATLAS_BOM) {
         fp__error(ctx, rc, "%s: atlas written on a machine of other byte order", path);
         goto fail;
     }
-    if (h.version != ATLAS_VERSION) {
+    if (h.version != FP_ATLAS_VERSION) {
         fp__error(ctx, rc,
                   "%s: atlas format %u, this footprint reads format %u: rebuild "
-                  "it with 'footprint build'", path, h.version, ATLAS_VERSION);
+                  "it with 'footprint build'", path, h.version, FP_ATLAS_VERSION);
         goto fail;
     }
     if (h.file_size != size) {
@@ -516,7 +489,7 @@ int fp_atlas_open(fp_ctx *ctx, const char *path, fp_atlas **out)
     for (uint32_t i = 0; i < h.nsect; i++) {
         const sect *s = &table[i];
         if (s->offset < table_end || s->offset % 8 || s->offset > size ||
-            s->length > size - s->offset || memchr(s->name, '\0', NAME_MAX_LEN) == NULL) {
+            s->length > size - s->offset || memchr(s->name, '\0', FP_ATLAS_NAME_LEN) == NULL) {
             fp__error(ctx, rc, "%s: corrupt atlas (section %u out of bounds)", path, i);
             goto fail;
         }
@@ -546,7 +519,7 @@ fail:
 int fp_atlas_layer(fp_ctx *ctx, const fp_atlas *a, const char *edition,
                    const fp_layer **out)
 {
-    char name[NAME_MAX_LEN + 8];
+    char name[FP_ATLAS_NAME_LEN + 8];
     *out = NULL;
     fp__clear(ctx);
     snprintf(name, sizeof name, "layer/%s", edition);
@@ -607,7 +580,7 @@ int fp_atlas_check(fp_ctx *ctx, const fp_atlas *a, const fp_catalogue *cat,
 /* Writing                                                              */
 
 typedef struct wsect {
-    char name[NAME_MAX_LEN];
+    char name[FP_ATLAS_NAME_LEN];
     unsigned char *data;
     size_t len;
 } wsect;
@@ -645,7 +618,7 @@ void fp__atlas_writer_abort(fp_atlas_writer *w)
 static int add_section(fp_atlas_writer *w, const char *name, unsigned char *data,
                        size_t len)
 {
-    if (strlen(name) >= NAME_MAX_LEN) {
+    if (strlen(name) >= FP_ATLAS_NAME_LEN) {
         fp__free(&w->alloc, data);
         return fp__error(w->ctx, FP_EINVAL, "section name too long: %s", name);
     }
@@ -653,7 +626,7 @@ static int add_section(fp_atlas_writer *w, const char *name, unsigned char *data
         fp__free(&w->alloc, data);
         return fp__error(w->ctx, FP_ENOMEM, "out of memory");
     }
-    memset(w->s[w->n].name, 0, NAME_MAX_LEN);
+    memset(w->s[w->n].name, 0, FP_ATLAS_NAME_LEN);
     memcpy(w->s[w->n].name, name, strlen(name));
     w->s[w->n].data = data;
     w->s[w->n].len = len;
@@ -674,7 +647,7 @@ static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
 
 int fp__atlas_add_layer(fp_atlas_writer *w, const char *edition, const fp_layer *L)
 {
-    char name[NAME_MAX_LEN + 16];
+    char name[FP_ATLAS_NAME_LEN + 16];
     snprintf(name, sizeof name, "layer/%s", edition);
     /* A grid layer's queries never need the stripes (leaves carry their
      * own edges; nearest scans rings without them): leave them out. */
@@ -711,7 +684,7 @@ int fp__atlas_add_layer(fp_atlas_writer *w, const char *edition, const fp_layer 
     }
     lhdr h;
     memset(&h, 0, sizeof h);
-    h.magic = LAYER_MAGIC;
+    h.magic = FP_ATLAS_LAYER_MAGIC;
     h.kind = (uint32_t)L->kind;
     h.root_bits = (uint32_t)L->root_bits;
     h.total_bits = (uint32_t)L->total_bits;
@@ -736,13 +709,13 @@ int fp__atlas_add_layer(fp_atlas_writer *w, const char *edition, const fp_layer 
 int fp__atlas_add_mapped(fp_atlas_writer *w, const char *edition,
                          const char *base_edition, const fp_layer *L)
 {
-    char name[NAME_MAX_LEN + 16];
+    char name[FP_ATLAS_NAME_LEN + 16];
     snprintf(name, sizeof name, "layer/%s", edition);
     mhdr h;
     memset(&h, 0, sizeof h);
-    if (strlen(base_edition) >= NAME_MAX_LEN - 6)
+    if (strlen(base_edition) >= FP_ATLAS_NAME_LEN - 6)
         return fp__error(w->ctx, FP_EINVAL, "edition id too long: %s", base_edition);
-    h.magic = MAPPED_MAGIC;
+    h.magic = FP_ATLAS_MAPPED_MAGIC;
     h.nfeat = L->nfeat, h.nbase = L->base->nfeat, h.strings_len = L->strings_len;
     memcpy(h.bbox, L->bbox, sizeof h.bbox);
     memcpy(h.base, base_edition, strlen(base_edition));
@@ -786,7 +759,7 @@ int fp__atlas_writer_finish(fp_atlas_writer *w)
         return fp__error(ctx, FP_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < w->n; i++) {
-        memcpy(table[i].name, w->s[i].name, NAME_MAX_LEN);
+        memcpy(table[i].name, w->s[i].name, FP_ATLAS_NAME_LEN);
         table[i].offset = off;
         table[i].length = w->s[i].len;
         table[i].hash = fp__hash64(w->s[i].data, w->s[i].len);
@@ -794,9 +767,9 @@ int fp__atlas_writer_finish(fp_atlas_writer *w)
     }
     hdr h;
     memset(&h, 0, sizeof h);
-    memcpy(h.magic, ATLAS_MAGIC, 8);
-    h.bom = ATLAS_BOM;
-    h.version = ATLAS_VERSION;
+    memcpy(h.magic, FP_ATLAS_MAGIC, 8);
+    h.bom = FP_ATLAS_BOM;
+    h.version = FP_ATLAS_VERSION;
     h.file_size = off;
     h.nsect = (uint32_t)w->n;
     h.table_hash = fp__hash64(table, table_len);

@@ -138,14 +138,22 @@ static void drop_column(fp_plan *p, column *c)
     fp__free(&p->alloc, c->answers);
 }
 
+/* Room for n more answers in column c. */
+static int more_answers(fp_ctx *ctx, column *c, size_t n)
+{
+    fp_link *more = fp__realloc(&ctx->alloc, c->answers, (c->nanswers + n + 1) * sizeof *more);
+    if (!more) return fp__error(ctx, FP_ENOMEM, "out of memory");
+    c->answers = more;
+    return FP_OK;
+}
+
 /* Answers of every footprint of L (edition ed) on date (NULL: any). */
 static int fill_footprints(fp_ctx *ctx, fp_plan *p, column *c, const fp_edition *ed,
                            const fp_layer *L, const char *date, int tier)
 {
     size_t n = L->nfeat;
     int32_t *entry = fp__malloc(&ctx->alloc, (n ? n : 1) * sizeof *entry);
-    c->answers = fp__calloc(&ctx->alloc, n ? n : 1, sizeof *c->answers);
-    if (!entry || !c->answers) {
+    if (!entry || more_answers(ctx, c, n)) {
         fp__free(&ctx->alloc, entry);
         return fp__error(ctx, FP_ENOMEM, "out of memory");
     }
@@ -169,17 +177,17 @@ static int fill_parents(fp_ctx *ctx, fp_plan *p, column *c, const char *date)
     if (rc || !sed) return rc;
     size_t n = S->nfeat;
     int32_t *entry = fp__malloc(&ctx->alloc, (n ? n : 1) * sizeof *entry);
-    fp_link *more = fp__realloc(&ctx->alloc, c->answers,
-                                (c->nanswers + n + 1) * sizeof *c->answers);
-    if (more) c->answers = more;
-    if (!entry || !more) {
+    if (!entry || more_answers(ctx, c, n)) {
         fp__free(&ctx->alloc, entry);
         return fp__error(ctx, FP_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < n; i++) {
-        fp_link k;
+        fp_link k, sys;
         fp__link_init(&k, FP_TIER_REGION);
+        fp__link_init(&sys, FP_TIER_SYSTEM);
         entry[i] = -1;
+        /* As fp__chain: only a footprint the system tier answers with. */
+        if (!fp__link_fill(p->cat, sed, S, i, date, &sys)) continue;
         if (!fp__link_parent(p->cat, fp_layer_code(S, i), date, &k)) continue;
         for (size_t j = 0; j < c->nanswers && entry[i] < 0; j++)
             if (!c->answers[j].edition && strcmp(c->answers[j].code, k.code) == 0 &&
@@ -207,13 +215,15 @@ int fp_plan_add_tier(fp_ctx *ctx, fp_plan *p, int tier, const char *date)
     if (!c) return fp_ctx_errcode(ctx);
     const fp_edition *ed;
     const fp_layer *L;
-    int rc = fp__tier_layer(ctx, p->cat, atlas_get, (void *)p->atlas, tier, date, &ed, &L);
+    int rc = FP_OK;
+    /* As fp__chain: a region is the system footprint's parent; region
+     * boundaries only where that gives none. */
+    if (tier == FP_TIER_REGION) rc = fill_parents(ctx, p, c, date);
+    if (!rc) rc = fp__tier_layer(ctx, p->cat, atlas_get, (void *)p->atlas, tier, date, &ed, &L);
     if (!rc && ed) {
         c->ed = ed;
         rc = fill_footprints(ctx, p, c, ed, L, date, tier);
     }
-    /* As fp_atlas_chain: where no region polygon answers, the parent. */
-    if (!rc && tier == FP_TIER_REGION) rc = fill_parents(ctx, p, c, date);
     if (rc) {
         drop_column(p, c);
         return rc;
@@ -244,6 +254,34 @@ int fp_plan_add_edition(fp_ctx *ctx, fp_plan *p, const char *edition)
     return FP_OK;
 }
 
+/* Is lookup L some column's first source?  Layers only ever second are
+ * located just for the points the first leaves unanswered. */
+static int is_primary(const fp_plan *p, const fp_layer *L)
+{
+    for (size_t c = 0; c < p->n; c++)
+        if (p->col[c].nsrc && p->col[c].src[0].lookup == L) return 1;
+    return 0;
+}
+
+static size_t lookup_no(const fp_plan *p, const fp_layer *L)
+{
+    size_t l = 0;
+    while (p->lookups[l] != L) l++;
+    return l;
+}
+
+/* The answer of source s for lookup result f (-1 none, -2 - i nearest i). */
+static inline void hit_of(const source *s, int32_t f, double d, fp_hit *h)
+{
+    if (f == -1) return;
+    int near = f < -1;
+    int32_t e = s->entry_of[near ? -2 - f : f];
+    if (e < 0) return;
+    h->entry = e;
+    h->kind = near ? FP_MATCH_NEAREST : FP_MATCH_CONTAINED;
+    h->distance_m = near ? d : 0;
+}
+
 void fp_plan_locate_n(const fp_plan *p, const double *lat, const double *lon, size_t n,
                       double nearest_m, fp_hit *out)
 {
@@ -251,42 +289,68 @@ void fp_plan_locate_n(const fp_plan *p, const double *lat, const double *lon, si
     enum { SCRATCH = 20 * CHUNK };
     int32_t idx[SCRATCH];
     double dist[SCRATCH]; /* metres to the nearest footprint, for misses */
+    double qlat[CHUNK], qlon[CHUNK];
+    int32_t qix[CHUNK];
+    size_t qat[CHUNK];
     size_t nc = p->n;
     size_t chunk = SCRATCH / (p->nlookups ? p->nlookups : 1);
     if (chunk > CHUNK) chunk = CHUNK;
+    enum { MAXL = sizeof p->lookups / sizeof *p->lookups };
+    int primary[MAXL];
+    size_t li[MAX_COLUMNS][2]; /* each column's sources' lookup numbers */
+    for (size_t l = 0; l < p->nlookups; l++) primary[l] = is_primary(p, p->lookups[l]);
+    for (size_t c = 0; c < nc; c++)
+        for (int s = 0; s < p->col[c].nsrc; s++) li[c][s] = lookup_no(p, p->col[c].src[s].lookup);
     for (size_t at = 0; at < n; at += chunk) {
         size_t m = n - at < chunk ? n - at : chunk;
-        for (size_t l = 0; l < p->nlookups; l++) {
-            const fp_layer *L = p->lookups[l];
-            int32_t *ix = idx + l * chunk;
-            double *ds = dist + l * chunk;
-            fp_layer_find_n(L, lat + at, lon + at, m, ix);
-            for (size_t i = 0; i < m; i++) {
-                ds[i] = 0;
-                if (ix[i] >= 0 || !(nearest_m > 0)) continue;
-                fp_match q = fp_layer_locate(L, lat[at + i], lon[at + i], nearest_m);
-                ix[i] = q.index >= 0 ? -2 - (int32_t)q.index : -1; /* nearest */
-                ds[i] = q.distance_m;
+        /* First sources before second: a second's work depends on them. */
+        for (int pass = 1; pass >= 0; pass--) {
+            for (size_t l = 0; l < p->nlookups; l++) {
+                if (primary[l] != pass) continue;
+                const fp_layer *L = p->lookups[l];
+                int32_t *ix = idx + l * chunk;
+                double *ds = dist + l * chunk;
+                size_t q = m;
+                if (pass) {
+                    fp_layer_find_n(L, lat + at, lon + at, m, ix);
+                    for (size_t i = 0; i < m; i++) qat[i] = i;
+                } else {
+                    /* The points whose first source, in some column
+                     * having L second, gave nothing. */
+                    q = 0;
+                    for (size_t i = 0; i < m; i++) {
+                        int need = 0;
+                        ix[i] = -1, ds[i] = 0;
+                        for (size_t c = 0; c < nc && !need; c++) {
+                            const column *col = &p->col[c];
+                            if (col->nsrc < 2 || li[c][1] != l) continue;
+                            fp_hit h = {-1, FP_MATCH_NONE, NAN};
+                            hit_of(&col->src[0], idx[li[c][0] * chunk + i], 0, &h);
+                            need = h.entry < 0;
+                        }
+                        if (need) qlat[q] = lat[at + i], qlon[q] = lon[at + i], qat[q++] = i;
+                    }
+                    if (q) fp_layer_find_n(L, qlat, qlon, q, qix);
+                    for (size_t j = 0; j < q; j++) ix[qat[j]] = qix[j];
+                }
+                for (size_t j = 0; j < q; j++) {
+                    size_t i = qat[j];
+                    ds[i] = 0;
+                    if (ix[i] >= 0 || !(nearest_m > 0)) continue;
+                    fp_match r = fp_layer_locate(L, lat[at + i], lon[at + i], nearest_m);
+                    ix[i] = r.index >= 0 ? -2 - (int32_t)r.index : -1; /* nearest */
+                    ds[i] = r.distance_m;
+                }
             }
         }
         for (size_t c = 0; c < nc; c++) {
             const column *col = &p->col[c];
-            size_t li[2] = {0, 0};
-            for (int s = 0; s < col->nsrc; s++)
-                while (p->lookups[li[s]] != col->src[s].lookup) li[s]++;
-            for (size_t i = 0; i < m; i++) {
-                fp_hit *h = &out[(at + i) * nc + c];
+            fp_hit *h = out + at * nc + c;
+            for (size_t i = 0; i < m; i++, h += nc) {
                 h->entry = -1, h->kind = FP_MATCH_NONE, h->distance_m = NAN;
-                for (int s = 0; s < col->nsrc && h->entry < 0; s++) {
-                    int32_t f = idx[li[s] * chunk + i];
-                    if (f == -1) continue;
-                    int near = f < -1;
-                    int32_t e = col->src[s].entry_of[near ? -2 - f : f];
-                    if (e < 0) continue;
-                    h->entry = e;
-                    h->kind = near ? FP_MATCH_NEAREST : FP_MATCH_CONTAINED;
-                    h->distance_m = near ? dist[li[s] * chunk + i] : 0;
-                }
+                for (int s = 0; s < col->nsrc && h->entry < 0; s++)
+                    hit_of(&col->src[s], idx[li[c][s] * chunk + i],
+                           dist[li[c][s] * chunk + i], h);
             }
         }
     }

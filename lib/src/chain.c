@@ -155,9 +155,24 @@ int fp__chain(fp_ctx *ctx, const fp_catalogue *cat, fp__layer_provider get,
 {
     if (!fp__valid_date(date))
         return fp__error(ctx, FP_EINVAL, "date '%s' is not a valid YYYY-MM-DD date", date);
-    for (int t = 0; t < FP_TIER_COUNT; t++) {
+    for (int t = 0; t < FP_TIER_COUNT; t++) fp__link_init(&links[t], t);
+    /* The region last: regions are made of whole systems (ICBs, STPs), so
+     * the system footprint's parent answers it, consistently with the
+     * system tier; region boundaries only where no parent is known. */
+    static const int order[FP_TIER_COUNT] = {FP_TIER_SYSTEM, FP_TIER_ICS, FP_TIER_PLACE,
+                                             FP_TIER_SUB, FP_TIER_LA, FP_TIER_REGION};
+    _Static_assert(FP_TIER_COUNT == 6, "a tier missing from the order");
+    for (int i = 0; i < FP_TIER_COUNT; i++) {
+        int t = order[i];
         fp_link *k = &links[t];
-        fp__link_init(k, t);
+        if (t == FP_TIER_REGION) {
+            const fp_link *s = &links[FP_TIER_SYSTEM];
+            if (s->code && fp__link_parent(cat, s->code, date, k)) {
+                k->kind = s->kind;
+                k->distance_m = s->distance_m;
+                continue;
+            }
+        }
         const fp_edition *ed;
         const fp_layer *L;
         int rc = fp__tier_layer(ctx, cat, get, arg, t, date, &ed, &L);
@@ -167,12 +182,6 @@ int fp__chain(fp_ctx *ctx, const fp_catalogue *cat, fp__layer_provider get,
         if (m.index < 0 || !fp__link_fill(cat, ed, L, (size_t)m.index, date, k)) continue;
         k->kind = m.kind;
         k->distance_m = m.distance_m;
-    }
-    /* No region polygons for the date: the system footprint's parent. */
-    fp_link *r = &links[FP_TIER_REGION], *s = &links[FP_TIER_SYSTEM];
-    if (!r->code && s->code && fp__link_parent(cat, s->code, date, r)) {
-        r->kind = s->kind;
-        r->distance_m = s->distance_m;
     }
     return FP_OK;
 }

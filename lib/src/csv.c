@@ -28,7 +28,7 @@ void fp__csv_free(fp_csv *c)
 
 static int put(fp_csv *c, size_t *n, char ch)
 {
-    if (fp__grow(c->alloc, (void **)&c->buf, &c->bufcap, *n + 1, 1))
+    if (*n + 1 > c->bufcap && fp__grow(c->alloc, (void **)&c->buf, &c->bufcap, *n + 1, 1))
         return -2;
     c->buf[(*n)++] = ch;
     return 0;

@@ -40,38 +40,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "format.h"
 #include "internal.h"
 
-/* Shared with postcode_import.c (private; not in internal.h yet). */
-
-#define PC_MAGIC "FPPCODE"
-#define PC_VERSION 1u
-#define PC_BOM 0x01020304u
-#define PC_INWARD_CODES 6760u /* 10 digits x 26 x 26 letters */
-#define PC_MAX_COUNT (1u << 30)
-#define PC_MAX_DIST (1u << 24)
-
-typedef struct pc_hdr {
-    char magic[8];
-    uint32_t bom, version;
-    uint64_t file_size;
-    uint64_t count;
-    uint32_t ndist, reserved;
-    uint64_t dist_off, keys_off, coords_off, sources_off, sources_len;
-    int64_t created;
-    char fp_version[16];
-    uint64_t dist_hash, sources_hash;
-    uint64_t header_hash; /* of the 120 bytes before it */
-} pc_hdr;
-
-typedef struct pc_dist {
-    char code[4];
-    uint32_t first, n, reserved;
-    uint64_t hash;
-} pc_dist;
-
-_Static_assert(sizeof(pc_hdr) == 128, "postcode index header is 128 bytes");
-_Static_assert(sizeof(pc_dist) == 24, "district entry is 24 bytes");
+/* The layouts (format.h), by their short names here. */
+typedef fp__pc_hdr pc_hdr;
+typedef fp__pc_dist pc_dist;
 
 enum { ST_NEW = 0, ST_OK = 1, ST_BAD = 2 };
 
@@ -224,7 +198,7 @@ static uint64_t block_hash(const uint16_t *keys, const int32_t *coords, size_t n
 static const char *block_check(const uint16_t *k, const int32_t *c, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (k[i] >= PC_INWARD_CODES) return "inward code out of range";
+        if (k[i] >= FP_PC_INWARD_CODES) return "inward code out of range";
         if (i && k[i] <= k[i - 1]) return "inward codes out of order";
         if (c[2 * i] < -90000000 || c[2 * i] > 90000000 || c[2 * i + 1] < -180000000 ||
             c[2 * i + 1] > 180000000)
@@ -239,6 +213,10 @@ static const char *district_why(const fp_postcodes *pc, size_t d)
     const uint16_t *k = pc->keys + e->first;
     const int32_t *c = pc->coords + 2 * (size_t)e->first;
     if (block_hash(k, c, e->n) != e->hash) return "checksum mismatch";
+    /* GIR goes only with 0AA (inward number 0): a lookup accepts nothing
+     * else, so the index may hold nothing else. */
+    if (memcmp(e->code, "GIR", 4) == 0 && (e->n != 1 || k[0] != 0))
+        return "inward code out of range";
     return block_check(k, c, e->n);
 }
 
@@ -323,18 +301,18 @@ int fp__postcodes_write(fp_ctx *ctx, const char *path, const uint64_t *keys,
                         const int32_t *latlon, size_t n, const char *sources,
                         size_t *bytes, size_t *districts)
 {
-    if (n == 0 || n >= PC_MAX_COUNT)
+    if (n == 0 || n >= FP_PC_MAX_COUNT)
         return fp__error(ctx, FP_EINVAL, "%s: %zu postcodes: cannot index", path, n);
     size_t ndist = 0;
     for (size_t i = 0; i < n; i++) {
         char o[4];
         key_outward(keys[i], o);
-        if ((keys[i] & 0xffff) >= PC_INWARD_CODES || !stored_outward_ok(o) ||
+        if ((keys[i] & 0xffff) >= FP_PC_INWARD_CODES || !stored_outward_ok(o) ||
             (i && keys[i] <= keys[i - 1]))
             return fp__error(ctx, FP_EINVAL, "%s: postcode keys unsorted or invalid", path);
         if (!i || keys[i] >> 16 != keys[i - 1] >> 16) ndist++;
     }
-    if (ndist >= PC_MAX_DIST)
+    if (ndist >= FP_PC_MAX_DIST)
         return fp__error(ctx, FP_EINVAL, "%s: too many districts", path);
     size_t slen = strlen(sources) + 1;
     layout l = layout_of(n, ndist, slen);
@@ -359,9 +337,9 @@ int fp__postcodes_write(fp_ctx *ctx, const char *path, const uint64_t *keys,
     memcpy(d + l.sources_off, sources, slen);
     pc_hdr h;
     memset(&h, 0, sizeof h);
-    memcpy(h.magic, PC_MAGIC, 8);
-    h.bom = PC_BOM;
-    h.version = PC_VERSION;
+    memcpy(h.magic, FP_PC_MAGIC, 8);
+    h.bom = FP_PC_BOM;
+    h.version = FP_PC_VERSION;
     h.file_size = l.file_size;
     h.count = n;
     h.ndist = (uint32_t)ndist;
@@ -425,7 +403,7 @@ void fp_postcodes_free(fp_postcodes *pc)
 /* Header and district table; NULL when sound, else what is wrong. */
 static const char *validate(fp_postcodes *pc, const pc_hdr *h)
 {
-    if (h->count == 0 || h->count >= PC_MAX_COUNT || h->ndist == 0 || h->ndist >= PC_MAX_DIST ||
+    if (h->count == 0 || h->count >= FP_PC_MAX_COUNT || h->ndist == 0 || h->ndist >= FP_PC_MAX_DIST ||
         h->ndist > h->count || h->sources_len == 0 || h->sources_len > pc->size)
         return "corrupt header (counts)";
     layout l = layout_of(h->count, h->ndist, h->sources_len);
@@ -459,7 +437,7 @@ static const char *validate(fp_postcodes *pc, const pc_hdr *h)
         const pc_dist *e = &pc->dist[d];
         if (!stored_outward_ok(e->code)) return "district code";
         if (d && memcmp(pc->dist[d - 1].code, e->code, 4) >= 0) return "districts out of order";
-        if (e->first != next || e->n == 0 || e->n > PC_INWARD_CODES || e->reserved)
+        if (e->first != next || e->n == 0 || e->n > FP_PC_INWARD_CODES || e->reserved)
             return "district bounds";
         next += e->n;
     }
@@ -510,17 +488,17 @@ int fp_postcodes_open(fp_ctx *ctx, const char *path, fp_postcodes **out)
     pc_hdr h;
     memcpy(&h, map, sizeof h);
     const char *why = NULL;
-    if (memcmp(h.magic, PC_MAGIC, 8) != 0) {
+    if (memcmp(h.magic, FP_PC_MAGIC, 8) != 0) {
         fp__error(ctx, FP_EFORMAT, "%s: not a footprint postcode index", path);
-    } else if (h.bom != PC_BOM) {
+    } else if (h.bom != FP_PC_BOM) {
         fp__error(ctx, FP_EFORMAT,
                   "%s: postcode index written on a machine of other byte order: "
                   "import it again here", path);
-    } else if (h.version != PC_VERSION) {
+    } else if (h.version != FP_PC_VERSION) {
         fp__error(ctx, FP_EFORMAT,
                   "%s: postcode index format %u, this footprint reads format %u: "
                   "import it again with 'footprint postcodes import'",
-                  path, h.version, PC_VERSION);
+                  path, h.version, FP_PC_VERSION);
     } else if (fp__hash64(&h, offsetof(pc_hdr, header_hash)) != h.header_hash) {
         fp__error(ctx, FP_EFORMAT, "%s: damaged postcode index (header checksum "
                                    "mismatch): import it again", path);
