@@ -20,13 +20,21 @@ t1=$(date +%s%N)
 echo "atlas_build_s: $(( (t1 - t0) / 1000000 ))e-3"
 atlas="$data/footprint.atlas"
 echo "atlas_bytes: $(wc -c < "$atlas" | tr -d ' ')"
-# Median wall time of N runs of a command, in microseconds.
+# Median wall time of N runs of a command, in microseconds: timed from
+# one python3 process (a shell's two `date` forks per run would add more
+# than the query itself costs).
 median_us() {
     runs=$1; shift
-    for i in $(seq "$runs"); do
-        a=$(date +%s%N); "$@" > /dev/null 2>&1; b=$(date +%s%N)
-        echo $(( (b - a) / 1000 ))
-    done | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'
+    python3 -S -c '
+import subprocess, sys, time
+ts = []
+for _ in range(int(sys.argv[1])):
+    t = time.perf_counter()
+    subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ts.append(time.perf_counter() - t)
+ts.sort()
+print(int(ts[len(ts) // 2] * 1e6))
+' "$runs" "$@"
 }
 t_true=$(median_us 41 /bin/true)
 t_one=$(median_us 41 "$build/footprint" --data "$data" which --lat 53.381 --lon -1.470 --edition icb2026)

@@ -15,7 +15,7 @@ max_len() {
     case $1 in
     fuzz_atlas) echo 65536 ;;
     fuzz_catalogue) echo 40960 ;;
-    fuzz_pointcsv) echo 16384 ;;
+    fuzz_pointcsv | fuzz_import) echo 16384 ;;
     *) echo 4096 ;;
     esac
 }

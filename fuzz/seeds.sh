@@ -10,7 +10,7 @@ set -eu
 tool=$1 data=$2 out=$3
 [ -d "$data/boundaries" ] || { echo "seeds: no ONS mirror at $data" >&2; exit 1; }
 rm -rf "$out"
-for t in fuzz_catalogue fuzz_atlas fuzz_postcode fuzz_pointcsv; do
+for t in fuzz_catalogue fuzz_atlas fuzz_postcode fuzz_pointcsv fuzz_import; do
     mkdir -p "$out/$t" "$out/replay/$t"
 done
 mkdir -p "$out/bin"
@@ -77,7 +77,20 @@ done
 { printf '\000\000'; zcat "$data/postcodes/postcodes_latlon_gb_nspl_may2025.csv.gz" | head -n 60; } > "$q/latlon.csv"
 { printf '\002\010'; head -n 30 "$data/postcodes/postcodes_nspl_nov2021.csv" | tr ',' '\t'; } > "$q/tabs.csv"
 { printf '\000\001\357\273\277'; printf 'id,"lat","lon"\r\n1,"53.381", -1.47 \r\n"two\nlines",5.3e1,-1.5E0\r\n'; } > "$q/quoted.csv"
+# Postcode files to import: the heads of the real NSPL files (plain and
+# gzip), their British National Grid columns alone, ONSPD's column names,
+# and Code-Point Open's header-less layout made from the same rows.
+m=$out/fuzz_import
+src=$data/postcodes/postcodes_nspl_nov2021.csv
+head -n 30 "$src" > "$m/nspl.csv"
+head -n 15 "$src" | gzip -c > "$m/nspl.csv.gz"
+zcat "$data/postcodes/postcodes_latlon_gb_nspl_may2025.csv.gz" | head -n 30 > "$m/latlon.csv"
+head -n 20 "$src" | cut -d, -f1,4,5 > "$m/bng.csv"
+head -n 20 "$src" | sed '1s/^pcds,lat,long/pcd,lat,long/' | cut -d, -f1-5 | sed 's/$/\r/' > "$m/onspd-crlf.csv"
+sed -n '2,20p' "$src" | awk -F, '{ printf "\"%s\",10,%s,%s,\"E92000001\"\n", $1, $4, $5 }' > "$m/codepoint.csv"
+printf 'pcds,lat,long\nGIR 0AA,51.47476,-0.110950\nS1 2HE,99.999999,0.000000\ns12he,53.381129,-1.470085\n' > "$m/special.csv"
+
 rm -rf "$out/bin"
-for t in fuzz_catalogue fuzz_atlas fuzz_postcode fuzz_pointcsv; do
+for t in fuzz_catalogue fuzz_atlas fuzz_postcode fuzz_pointcsv fuzz_import; do
     printf '%s: %s seeds\n' "$t" "$(ls "$out/$t" | wc -l | tr -d ' ')"
 done

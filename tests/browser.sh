@@ -17,16 +17,10 @@ set -u
 FP=${FOOTPRINT:-${BUILD:-build}/footprint}
 BUILD=${BUILD:-build}
 DATA=${FOOTPRINT_TEST_DATA:-}
-unset FOOTPRINT_DATA FOOTPRINT_CATALOGUE FOOTPRINT_WEB
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fp-browser.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM
-n=0
-fail() { why="$why${why:+; }$*"; }
-done_() {
-    n=$((n + 1))
-    if [ -z "$why" ]; then echo "ok $n - $1"; else echo "not ok $n - $1: $why"; fi
-}
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/tap.shlib"
+tap_tmp fp-browser   # $HOME left as it is: Chromium runs with it
+tap_style=inline
 missing() { # name reason: skip, or under CI fail
     n=$((n + 1))
     if [ "${CI:-}" = true ]; then echo "not ok $n - $1: $2"; else echo "ok $n - $1 # SKIP $2"; fi

@@ -10,86 +10,13 @@
 # skipped without it, or fail under CI=true.
 set -u
 
-FP=${FOOTPRINT:-${BUILD:-build}/footprint}
-DATA=${FOOTPRINT_TEST_DATA:-}
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/tap.shlib"
+tap_cli fp-cli
+tap_python
 
-# The environment must not choose data or a catalogue for us.
-unset FOOTPRINT_DATA FOOTPRINT_CATALOGUE
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fp-cli.XXXXXX") || exit 1
-trap 'chmod -R u+rwx "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM
-export XDG_DATA_HOME="$tmp/xdg" HOME="$tmp/home"   # no ~/.local/share/footprint
+# ---- helpers (the rest in tap.shlib) -----------------------------------------
 
-tab=$(printf '\t')
-n=0
-have_data=0
-[ -n "$DATA" ] && [ -d "$DATA/boundaries" ] && have_data=1
-# python3 checks the JSON; resolved once (a pyenv shim costs 0.5 s a call)
-# and run without site packages, since only the json module is needed.
-have_py=0 py=
-if command -v python3 >/dev/null 2>&1; then
-    py=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
-    [ -n "$py" ] && [ -x "$py" ] || py=python3
-    have_py=1
-fi
-
-if [ ! -x "$FP" ]; then
-    echo "Bail out! no footprint binary at $FP (make first)"
-    exit 1
-fi
-
-# ---- helpers ---------------------------------------------------------------
-
-# run CMD...: runs it, stdout to $out, stderr to $err, status in $rc.
-out=$tmp/out err=$tmp/err
-run() {
-    "$@" > "$out" 2> "$err"
-    rc=$?
-    why=
-}
-fail() { why="$why${why:+; }$*"; }
-
-want_rc() { [ "$rc" = "$1" ] || fail "exit status $rc, want $1"; }
-# want_out TEXT: stdout is exactly TEXT plus a newline.
-want_out() {
-    printf '%s\n' "$1" > "$tmp/want"
-    cmp -s "$tmp/want" "$out" || fail "stdout is not '$1'"
-}
-want_out_empty() { [ ! -s "$out" ] || fail "stdout not empty"; }
-want_err_empty() { [ ! -s "$err" ] || fail "stderr not empty"; }
-want_out_re() { grep -Eq -- "$1" "$out" || fail "stdout lacks /$1/"; }
-want_err_re() { grep -Eq -- "$1" "$err" || fail "stderr lacks /$1/"; }
-want_err_fixed() { grep -Fq -- "$1" "$err" || fail "stderr lacks '$1'"; }
-want_err_lines() {
-    l=$(wc -l < "$err" | tr -d ' ')
-    [ "$l" = "$1" ] || fail "stderr has $l lines, want $1"
-}
-want_out_lines() {
-    l=$(wc -l < "$out" | tr -d ' ')
-    [ "$l" = "$1" ] || fail "stdout has $l lines, want $1"
-}
-# A usage error: exit 2, nothing on stdout, one line "footprint: ..."
-# matching RE, then the "Try '...--help'." hint.
-want_usage() {
-    want_rc 2
-    want_out_empty
-    want_err_lines 2
-    sed -n 1p "$err" | grep -Eq -- "^footprint: .*$1" ||
-        fail "first stderr line does not match /^footprint: .*$1/"
-    sed -n 2p "$err" | grep -Eq "^Try 'footprint ([a-z]+ )?--help'\.\$" ||
-        fail "second stderr line is not the Try hint"
-}
-# A data error: exit 3, nothing on stdout, one line "footprint: ..."
-# naming the input (fixed string) and matching RE.
-want_data_error() {
-    want_rc 3
-    want_out_empty
-    want_err_lines 1
-    want_err_fixed "$1"
-    grep -Eq -- "^footprint: " "$err" || fail "stderr line lacks 'footprint: '"
-    [ -z "${2:-}" ] || want_err_re "$2"
-}
 # json_ok PYTHON: stdout parses as JSON into d and PYTHON (an expression)
 # holds.
 json_ok() {
@@ -100,35 +27,6 @@ json_ok() {
     "$py" -S -c 'import json,sys
 d = json.load(sys.stdin)
 sys.exit(0 if ('"$1"') else 1)' < "$out" 2> "$tmp/pyerr" || fail "JSON check failed: $1"
-}
-
-# done DESCRIPTION: prints the TAP line for the check just made.
-done_() {
-    n=$((n + 1))
-    if [ -z "$why" ]; then
-        echo "ok $n - $1"
-    else
-        echo "not ok $n - $1"
-        echo "#   $why"
-        echo "#   exit $rc; stdout: $(head -c 300 "$out" | head -3 | tr '\n\t' '|>')"
-        echo "#   stderr: $(head -c 400 "$err" | head -4 | tr '\n\t' '|>')"
-    fi
-}
-skip() {
-    n=$((n + 1))
-    echo "ok $n - $1 # SKIP $2"
-}
-# nodata DESCRIPTION: true (having printed the TAP line) when the ONS
-# mirror is missing.
-nodata() {
-    [ "$have_data" = 1 ] && return 1
-    if [ "${CI:-}" = true ]; then
-        n=$((n + 1))
-        echo "not ok $n - $1 (no ONS mirror at '${DATA}')"
-    else
-        skip "$1" "no data"
-    fi
-    return 0
 }
 
 # which_real DESCRIPTION WANT-STDOUT ARGS...: a real-data point query that

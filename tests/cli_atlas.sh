@@ -12,90 +12,14 @@
 # skipped without it.
 set -u
 
-FP=${FOOTPRINT:-${BUILD:-build}/footprint}
-DATA=${FOOTPRINT_TEST_DATA:-}
 here=$(cd "$(dirname "$0")" && pwd)
 fetch=$here/../geodata/fetch
+. "$here/tap.shlib"
+tap_cli fp-cli-atlas
+tap_strace
 
-unset FOOTPRINT_DATA FOOTPRINT_CATALOGUE
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fp-cli-atlas.XXXXXX") || exit 1
-trap 'chmod -R u+rwx "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM
-export XDG_DATA_HOME="$tmp/xdg" HOME="$tmp/home"
+# ---- helpers (the rest in tap.shlib) -----------------------------------------
 
-tab=$(printf '\t')
-n=0
-have_data=0
-[ -n "$DATA" ] && [ -d "$DATA/boundaries" ] && have_data=1
-have_strace=0
-command -v strace >/dev/null 2>&1 && strace -f -o /dev/null true 2>/dev/null &&
-    have_strace=1
-
-if [ ! -x "$FP" ]; then
-    echo "Bail out! no footprint binary at $FP (make first)"
-    exit 1
-fi
-
-# ---- helpers (as in cli.sh) -------------------------------------------------
-
-out=$tmp/out err=$tmp/err
-run() {
-    "$@" > "$out" 2> "$err"
-    rc=$?
-    why=
-}
-fail() { why="$why${why:+; }$*"; }
-want_rc() { [ "$rc" = "$1" ] || fail "exit status $rc, want $1"; }
-want_out() {
-    printf '%s\n' "$1" > "$tmp/want"
-    cmp -s "$tmp/want" "$out" || fail "stdout is not '$1'"
-}
-want_out_empty() { [ ! -s "$out" ] || fail "stdout not empty"; }
-want_err_empty() { [ ! -s "$err" ] || fail "stderr not empty"; }
-want_out_re() { grep -Eq -- "$1" "$out" || fail "stdout lacks /$1/"; }
-want_err_re() { grep -Eq -- "$1" "$err" || fail "stderr lacks /$1/"; }
-want_err_fixed() { grep -Fq -- "$1" "$err" || fail "stderr lacks '$1'"; }
-# A data error: exit 3, nothing on stdout, one line "footprint: ..." naming
-# $1 (fixed string) and matching the RE $2.
-want_data_error() {
-    want_rc 3
-    want_out_empty
-    l=$(wc -l < "$err" | tr -d ' ')
-    [ "$l" = 1 ] || fail "stderr has $l lines, want 1"
-    want_err_fixed "$1"
-    grep -Eq -- "^footprint: " "$err" || fail "stderr line lacks 'footprint: '"
-    [ -z "${2:-}" ] || want_err_re "$2"
-}
-# No temporary file of a build left in directory $1.
-want_no_tmp() {
-    ls -a "$1" | grep -q '\.tmp' && fail "temporary file left in $1: $(ls "$1" | grep '\.tmp' | head -1)"
-    :
-}
-done_() {
-    n=$((n + 1))
-    if [ -z "$why" ]; then
-        echo "ok $n - $1"
-    else
-        echo "not ok $n - $1"
-        echo "#   $why"
-        echo "#   exit $rc; stdout: $(head -c 300 "$out" | head -3 | tr '\n\t' '|>')"
-        echo "#   stderr: $(head -c 400 "$err" | head -4 | tr '\n\t' '|>')"
-    fi
-}
-skip() {
-    n=$((n + 1))
-    echo "ok $n - $1 # SKIP $2"
-}
-nodata() {
-    [ "$have_data" = 1 ] && return 1
-    if [ "${CI:-}" = true ]; then
-        n=$((n + 1))
-        echo "not ok $n - $1 (no ONS mirror at '${DATA}')"
-    else
-        skip "$1" "no data"
-    fi
-    return 0
-}
 # traced CMD...: runs CMD under strace (files opened, programs run) into
 # $tmp/trace, stdout/stderr/status as run.
 traced() {
@@ -400,7 +324,9 @@ if ! nodata "a source's time changes: which exits 3 'stale' naming it"; then
     done_ "a source vanishes: which exits 3 'stale'"
 
     # Another catalogue (one byte changed) than the atlas was built from.
-    cp -R "$here/../geodata" "$tmp/cat"
+    # -L: a real copy even where geodata is reached through a symlink,
+    # or the edit below would write through it into the repository.
+    cp -RL "$here/../geodata" "$tmp/cat"
     sed 's/Integrated Care Boards (April 2023)/Integrated Care Boards (April 2O23)/' \
         "$here/../geodata/editions.csv" > "$tmp/cat/editions.csv"
     run "$FP" --data "$D" which --catalogue "$tmp/cat/editions.csv" --edition icb2026 $sheffield
@@ -570,10 +496,7 @@ print("%.2f" % ((ts[9] + ts[10]) / 2 * 1000))
     fi
 }
 if [ "$have_data" = 1 ] && [ -s "$D/footprint.atlas" ]; then
-    py=
-    if command -v python3 > /dev/null 2>&1; then
-        py=$(python3 -c 'import sys; print(sys.executable)' 2> /dev/null)
-    fi
+    tap_python
     "$FP" --data "$D" which $sheffield > /dev/null 2>&1 # warm the page cache
     m1=$(median_ms "$FP" --data "$D" which $sheffield)
     m0=$(median_ms "$FP" --version)

@@ -8,40 +8,14 @@
 #       sh tests/cli_export.sh
 set -u
 
-FP=${FOOTPRINT:-${BUILD:-build}/footprint}
-DATA=${FOOTPRINT_TEST_DATA:-}
 here=$(cd "$(dirname "$0")" && pwd)
-unset FOOTPRINT_DATA FOOTPRINT_CATALOGUE FOOTPRINT_WEB
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fp-export.XXXXXX") || exit 1
-trap 'chmod -R u+rwx "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM
-export XDG_DATA_HOME="$tmp/xdg" HOME="$tmp/home"
+. "$here/tap.shlib"
+tap_cli fp-export
+tap_python
+tap_style=inline   # "not ok N - name: why"; want_rc below adds stderr
 
-n=0
-have_data=0
-[ -n "$DATA" ] && [ -d "$DATA/boundaries" ] && have_data=1
-py=
-if command -v python3 >/dev/null 2>&1; then
-    py=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
-    [ -n "$py" ] && [ -x "$py" ] || py=python3
-fi
-if [ ! -x "$FP" ]; then
-    echo "Bail out! no footprint binary at $FP (make first)"
-    exit 1
-fi
+# ---- helpers (the rest in tap.shlib) -----------------------------------------
 
-out=$tmp/out err=$tmp/err
-run() {
-    "$@" > "$out" 2> "$err"
-    rc=$?
-    why=
-}
-fail() { why="$why${why:+; }$*"; }
-done_() {
-    n=$((n + 1))
-    if [ -z "$why" ]; then echo "ok $n - $1"; else echo "not ok $n - $1: $why"; fi
-}
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 needs_data() { # name: skips (or, under CI, fails) without the mirror
     if [ "$have_data" = 1 ]; then return 0; fi
     if [ "${CI:-}" = true ]; then
@@ -51,18 +25,8 @@ needs_data() { # name: skips (or, under CI, fails) without the mirror
     fi
     return 1
 }
+# The status, with stderr in the reason (no "#   stderr:" line inline).
 want_rc() { [ "$rc" = "$1" ] || fail "exit status $rc, want $1 ($(head -c 300 "$err"))"; }
-want_err_re() { grep -Eq -- "$1" "$err" || fail "stderr lacks /$1/"; }
-want_err_lines() {
-    l=$(wc -l < "$err" | tr -d ' ')
-    [ "$l" = "$1" ] || fail "stderr has $l lines, want $1"
-}
-want_usage() {
-    want_rc 2
-    [ ! -s "$out" ] || fail "stdout not empty"
-    want_err_lines 2
-    sed -n 1p "$err" | grep -Eq -- "^footprint: .*$1" || fail "stderr does not match /$1/"
-}
 # py_check FILE CODE: python prints what it finds wrong (nothing when fine)
 py_check() {
     "$py" -S - "$@" >> "$tmp/py" 2>&1 <<'EOF'
@@ -140,6 +104,7 @@ run "$FP" leaflet --view icb2023
 want_usage "--out DIR"
 done_ "leaflet without --out: exit 2"
 
+why=
 left=$(ls -A "$tmp" | grep -v '^out$' | grep -v '^err$')
 [ -z "$left" ] || fail "files written: $left"
 done_ "usage errors write nothing"

@@ -10,34 +10,13 @@
 # skipped without it, or fail under CI=true.
 set -u
 
-FP=${FOOTPRINT:-${BUILD:-build}/footprint}
-DATA=${FOOTPRINT_TEST_DATA:-}
-
-unset FOOTPRINT_DATA FOOTPRINT_CATALOGUE FOOTPRINT_POSTCODES
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fp-cli-locate.XXXXXX") || exit 1
-trap 'chmod -R u+rwx "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM
-export XDG_DATA_HOME="$tmp/xdg" HOME="$tmp/home"
-
-n=0
-have_data=0
-[ -n "$DATA" ] && [ -d "$DATA/boundaries" ] && have_data=1
-tab=$(printf '\t')
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/tap.shlib"
+tap_cli fp-cli-locate
 cr=$(printf '\r')
 
-if [ ! -x "$FP" ]; then
-    echo "Bail out! no footprint binary at $FP (make first)"
-    exit 1
-fi
+# ---- helpers (the rest in tap.shlib) -----------------------------------------
 
-# ---- helpers (as in cli.sh) -------------------------------------------------
-
-out=$tmp/out err=$tmp/err
-run() {
-    "$@" > "$out" 2> "$err"
-    rc=$?
-    why=
-}
 # run_in FILE CMD...: stdin from FILE.
 run_in() {
     f=$1
@@ -46,23 +25,12 @@ run_in() {
     rc=$?
     why=
 }
-fail() { why="$why${why:+; }$*"; }
-want_rc() { [ "$rc" = "$1" ] || fail "exit status $rc, want $1"; }
 want_out_file() { cmp -s "$1" "$out" || fail "stdout differs from $1: $(diff "$1" "$out" | head -5 | tr '\n' '|')"; }
-want_out_empty() { [ ! -s "$out" ] || fail "stdout not empty"; }
-want_err_empty() { [ ! -s "$err" ] || fail "stderr not empty"; }
-want_out_re() { grep -Eq -- "$1" "$out" || fail "stdout lacks /$1/"; }
-want_err_re() { grep -Eq -- "$1" "$err" || fail "stderr lacks /$1/"; }
-want_err_fixed() { grep -Fq -- "$1" "$err" || fail "stderr lacks '$1'"; }
-want_err_lines() {
-    l=$(wc -l < "$err" | tr -d ' ')
-    [ "$l" = "$1" ] || fail "stderr has $l lines, want $1"
-}
 # An error: exit $1, nothing on stdout, one line "footprint: ..." matching $2.
 want_error() {
     want_rc "$1"
     want_out_empty
-    grep -Eq -- "^footprint: " "$err" || fail "stderr lacks 'footprint: '"
+    want_err_footprint
     [ "$1" = 2 ] || want_err_lines 1
     want_err_re "$2"
 }
@@ -72,31 +40,6 @@ want_no_file() {
     ls -a "$(dirname "$1")" | grep -Fq "$(basename "$1").tmp" &&
         fail "temporary file left beside $1"
     :
-}
-done_() {
-    n=$((n + 1))
-    if [ -z "$why" ]; then
-        echo "ok $n - $1"
-    else
-        echo "not ok $n - $1"
-        echo "#   $why"
-        echo "#   exit $rc; stdout: $(head -c 300 "$out" | head -3 | tr '\n\t' '|>')"
-        echo "#   stderr: $(head -c 400 "$err" | head -4 | tr '\n\t' '|>')"
-    fi
-}
-skip() {
-    n=$((n + 1))
-    echo "ok $n - $1 # SKIP $2"
-}
-nodata() {
-    [ "$have_data" = 1 ] && return 1
-    if [ "${CI:-}" = true ]; then
-        n=$((n + 1))
-        echo "not ok $n - $1 (no ONS mirror at '${DATA}')"
-    else
-        skip "$1" "no data"
-    fi
-    return 0
 }
 
 # ---- a hand-made atlas: region R1 over two squares A1 | B2 ----------------------

@@ -12,90 +12,18 @@
 # and are skipped without it, or fail under CI=true.
 set -u
 
-FP=${FOOTPRINT:-${BUILD:-build}/footprint}
-DATA=${FOOTPRINT_TEST_DATA:-}
-
-unset FOOTPRINT_DATA FOOTPRINT_CATALOGUE FOOTPRINT_POSTCODES
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fp-cli-postcodes.XXXXXX") || exit 1
-trap 'chmod -R u+rwx "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM
-export XDG_DATA_HOME="$tmp/xdg" HOME="$tmp/home"
-
-n=0
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/tap.shlib"
+tap_cli fp-cli-postcodes
+# The real-data checks here need the NSPL extract, not the boundaries.
 have_data=0
 [ -n "$DATA" ] && [ -f "$DATA/postcodes/postcodes_nspl_nov2021.csv" ] && have_data=1
-have_strace=0
-command -v strace >/dev/null 2>&1 && strace -f -o /dev/null true 2>/dev/null &&
-    have_strace=1
+tap_strace
 # LeakSanitizer cannot run under ptrace: no strace in the sanitized run.
 [ -n "${FP_SANITIZED_RUN:-}" ] && have_strace=0
 
-if [ ! -x "$FP" ]; then
-    echo "Bail out! no footprint binary at $FP (make first)"
-    exit 1
-fi
-
-# ---- helpers (as in cli.sh) -------------------------------------------------
-
-out=$tmp/out err=$tmp/err
-run() {
-    "$@" > "$out" 2> "$err"
-    rc=$?
-    why=
-}
-fail() { why="$why${why:+; }$*"; }
-want_rc() { [ "$rc" = "$1" ] || fail "exit status $rc, want $1"; }
-want_out() {
-    printf '%s\n' "$1" > "$tmp/want"
-    cmp -s "$tmp/want" "$out" || fail "stdout is not '$1'"
-}
-want_out_empty() { [ ! -s "$out" ] || fail "stdout not empty"; }
-want_err_empty() { [ ! -s "$err" ] || fail "stderr not empty"; }
-want_out_re() { grep -Eq -- "$1" "$out" || fail "stdout lacks /$1/"; }
-want_err_re() { grep -Eq -- "$1" "$err" || fail "stderr lacks /$1/"; }
-want_err_fixed() { grep -Fq -- "$1" "$err" || fail "stderr lacks '$1'"; }
-want_err_lines() {
-    l=$(wc -l < "$err" | tr -d ' ')
-    [ "$l" = "$1" ] || fail "stderr has $l lines, want $1"
-    [ "$1" = 0 ] || grep -Eq -- "^footprint: " "$err" || fail "stderr line lacks 'footprint: '"
-}
-# A data error: exit 3, nothing on stdout, one line naming $1.
-want_data_error() {
-    want_rc 3
-    want_out_empty
-    want_err_lines 1
-    want_err_fixed "$1"
-    [ -z "${2:-}" ] || want_err_re "$2"
-}
-want_no_tmp() {
-    ls -a "$1" | grep -q '\.tmp' && fail "temporary file left in $1: $(ls "$1" | grep '\.tmp' | head -1)"
-    :
-}
-done_() {
-    n=$((n + 1))
-    if [ -z "$why" ]; then
-        echo "ok $n - $1"
-    else
-        echo "not ok $n - $1"
-        echo "#   $why"
-        echo "#   exit $rc; stdout: $(head -c 300 "$out" | head -3 | tr '\n\t' '|>')"
-        echo "#   stderr: $(head -c 400 "$err" | head -4 | tr '\n\t' '|>')"
-    fi
-}
-skip() {
-    n=$((n + 1))
-    echo "ok $n - $1 # SKIP $2"
-}
-nodata() {
-    [ "$have_data" = 1 ] && return 1
-    if [ "${CI:-}" = true ]; then
-        n=$((n + 1))
-        echo "not ok $n - $1 (no ONS mirror at '${DATA}')"
-    else
-        skip "$1" "no data"
-    fi
-    return 0
-}
+# The helpers are in tap.shlib; here every stderr line count
+# (want_err_lines_fp, and want_data_error) also wants "footprint: ".
 
 # ---- fixtures ---------------------------------------------------------------
 
@@ -166,21 +94,21 @@ done_ "find normalises case and spacing and prints the centroid"
 run "$FP" postcodes find --postcodes "$idx" "S1 9ZZ"
 want_rc 1
 want_out_empty
-want_err_lines 1
+want_err_lines_fp 1
 want_err_fixed "unknown postcode S1 9ZZ"
 done_ "unknown postcode: exit 1, one line"
 
 run "$FP" postcodes find --postcodes "$idx" "S1-2HE"
 want_rc 2
 want_out_empty
-want_err_lines 1
+want_err_lines_fp 1
 want_err_fixed "'S1-2HE' is not a UK postcode"
 done_ "malformed postcode: exit 2, one line"
 
 run "$FP" postcodes find --postcodes "$idx" S12HE "S1 9ZZ" junk
 want_rc 2
 want_out 'S1 2HE	53.381710	-1.469380'
-want_err_lines 2
+want_err_lines_fp 2
 done_ "several postcodes: each answered, the worst status wins"
 
 run "$FP" postcodes find --postcodes "$idx" --json "s1 2he" "S1 9ZZ" "x"
@@ -265,7 +193,7 @@ done_ "unwritable output: exit 3"
 run "$FP" postcodes find "S1 2HE" --data "$d"
 want_rc 3
 want_out_empty
-want_err_lines 1
+want_err_lines_fp 1
 want_err_fixed "no postcode index at $d/postcodes.fpi"
 want_err_fixed "footprint postcodes import"
 done_ "no index: exit 3 with how to make one"

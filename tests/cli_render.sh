@@ -10,91 +10,23 @@
 # Checks that need the ONS mirror are skipped without it (fail under CI).
 set -u
 
-FP=${FOOTPRINT:-${BUILD:-build}/footprint}
-DATA=${FOOTPRINT_TEST_DATA:-}
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/tap.shlib"
+tap_cli fp-render
+tap_python
 
-unset FOOTPRINT_DATA FOOTPRINT_CATALOGUE
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fp-render.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM
-export XDG_DATA_HOME="$tmp/xdg" HOME="$tmp/home"
+# ---- helpers (the rest in tap.shlib; usage errors: want_usage RE render) ----
 
-n=0
-have_data=0
-[ -n "$DATA" ] && [ -d "$DATA/boundaries" ] && have_data=1
-py=
-if command -v python3 >/dev/null 2>&1; then
-    py=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
-    [ -n "$py" ] && [ -x "$py" ] || py=python3
-fi
-
-if [ ! -x "$FP" ]; then
-    echo "Bail out! no footprint binary at $FP (make first)"
-    exit 1
-fi
-
-out=$tmp/out err=$tmp/err
-run() {
-    "$@" > "$out" 2> "$err"
-    rc=$?
-    why=
-}
-fail() { why="$why${why:+; }$*"; }
-want_rc() { [ "$rc" = "$1" ] || fail "exit status $rc, want $1"; }
-want_out_empty() { [ ! -s "$out" ] || fail "stdout not empty"; }
-want_err_empty() { [ ! -s "$err" ] || fail "stderr not empty: $(head -c 200 "$err")"; }
 # Nothing on stderr but, perhaps, the note of labels that did not fit.
 want_err_quiet() {
     grep -v '^footprint: [0-9]* labels\{0,1\} did not fit: ' "$err" > "$tmp/err2"
     [ ! -s "$tmp/err2" ] || fail "stderr: $(head -c 200 "$tmp/err2")"
 }
-want_err_fixed() { grep -Fq -- "$1" "$err" || fail "stderr lacks '$1'"; }
+# Nothing at $1, and no temporary file (*.tmp.*) in its directory.
 want_no_file() {
     [ ! -e "$1" ] || fail "$1 was written"
     left=$(ls -A "$(dirname "$1")" 2>/dev/null | grep -c '\.tmp\.' )
     [ "$left" = 0 ] || fail "a temporary file was left beside $1"
-}
-# A usage error: exit 2, one line "footprint: ..." matching RE, then the
-# "Try" hint.
-want_usage() {
-    want_rc 2
-    want_out_empty
-    [ "$(wc -l < "$err" | tr -d ' ')" = 2 ] || fail "stderr is not two lines"
-    sed -n 1p "$err" | grep -Eq -- "^footprint: .*$1" ||
-        fail "first stderr line does not match /$1/"
-    sed -n 2p "$err" | grep -Eq "^Try 'footprint render --help'\.\$" ||
-        fail "second stderr line is not the Try hint"
-}
-# A data or output error: exit 3, one line naming the input.
-want_data_error() {
-    want_rc 3
-    want_out_empty
-    [ "$(wc -l < "$err" | tr -d ' ')" = 1 ] || fail "stderr is not one line"
-    want_err_fixed "$1"
-}
-done_() {
-    n=$((n + 1))
-    if [ -z "$why" ]; then
-        echo "ok $n - $1"
-    else
-        echo "not ok $n - $1"
-        echo "#   $why"
-        echo "#   exit $rc; stderr: $(head -c 400 "$err" | head -3 | tr '\n' '|')"
-    fi
-}
-skip() {
-    n=$((n + 1))
-    echo "ok $n - $1 # SKIP $2"
-}
-nodata() {
-    [ "$have_data" = 1 ] && return 1
-    if [ "${CI:-}" = true ]; then
-        n=$((n + 1))
-        echo "not ok $n - $1 (no ONS mirror at '${DATA}')"
-    else
-        skip "$1" "no data"
-    fi
-    return 0
 }
 # The width and height of a PNG, from its IHDR.
 png_size() {
@@ -114,7 +46,7 @@ usage() { # DESCRIPTION RE ARGS...
     d=$1 re=$2
     shift 2
     run "$FP" render "$@"
-    want_usage "$re"
+    want_usage "$re" render
     done_ "$d"
 }
 usage "no --out: usage error" "--out FILE" --edition icb2023
@@ -209,7 +141,7 @@ fi
 d="--focus on a code no edition in force has: usage error naming it"
 if ! nodata "$d"; then
     run "$FP" render --data "$DATA" $A --focus E54999999 --out "$tmp/nope.png"
-    want_usage "--focus E54999999: no footprint"
+    want_usage "--focus E54999999: no footprint" render
     want_no_file "$tmp/nope.png"
     done_ "$d"
 fi
@@ -218,7 +150,7 @@ d="a place that had ended: --focus E54000009-BASSETLAW on 2023-01-01"
 if ! nodata "$d"; then
     run "$FP" render --data "$DATA" $A --level icp --date 2023-01-01 \
         --focus E54000009-BASSETLAW --out "$tmp/ended.png"
-    want_usage "not in force on 2023-01-01"
+    want_usage "not in force on 2023-01-01" render
     want_no_file "$tmp/ended.png"
     done_ "$d"
 fi
@@ -314,7 +246,7 @@ d="--inset london on a map without London: usage error, no file"
 if ! nodata "$d"; then
     run "$FP" render --data "$DATA" $A --focus E54000050 --edition icb2023 --inset london \
         --out "$tmp/inset.png"
-    want_usage "London inset"
+    want_usage "London inset" render
     want_no_file "$tmp/inset.png"
     done_ "$d"
 fi

@@ -133,24 +133,35 @@
         return null;
     }
 
-    /* The chain on the view's day: one row per tier, as footprint which. */
+    /* The parent region of a system footprint on a day, or null. */
+    function parentOf(code, day) {
+        var ps = M.parents[code] || [];
+        for (var i = 0; i < ps.length; i++)
+            if (within(day, ps[i].from, ps[i].to)) return ps[i];
+        return null;
+    }
+
+    /* The chain on the view's day: one row per tier, as footprint which.
+     * The region is the system footprint's parent (regions are made of
+     * whole ICBs and STPs); region polygons only where there is none. */
     function chainAt(view, lat, lon) {
         var rows = M.tiers.map(function (tier) {
-            var id = view.tiers[tier];
-            var f = id ? footprintAt(id, view.day, lat, lon) : null;
-            return { tier: tier, layer: id ? M.layers[id] : null, props: f ? f.properties : null };
+            return { tier: tier, layer: view.tiers[tier] ? M.layers[view.tiers[tier]] : null, props: null };
+        });
+        rows.forEach(function (row) {
+            if (row.tier === 'region') return;
+            var f = row.layer ? footprintAt(view.tiers[row.tier], view.day, lat, lon) : null;
+            row.props = f ? f.properties : null;
         });
         var region = rows[0], system = rows[1];
-        if (!region.props && system.props) { /* no region polygons that day */
-            var ps = M.parents[system.props.code] || [];
-            for (var i = 0; i < ps.length; i++) {
-                if (within(view.day, ps[i].from, ps[i].to)) {
-                    region.props = { code: ps[i].code, name: ps[i].name };
-                    region.layer = null;
-                    region.parent = true;
-                    break;
-                }
-            }
+        var p = system.props ? parentOf(system.props.code, view.day) : null;
+        if (p) {
+            region.props = { code: p.code, name: p.name };
+            region.layer = null;
+            region.parent = true;
+        } else if (region.layer) {
+            var f = footprintAt(view.tiers.region, view.day, lat, lon);
+            region.props = f ? f.properties : null;
         }
         return rows;
     }

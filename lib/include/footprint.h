@@ -290,7 +290,7 @@ typedef struct fp_status_fact {
     const char *code, *edition, *status, *valid_from, *valid_to, *source;
 } fp_status_fact;
 
-/* The parent (an NHS region) of a footprint over a period
+/* The parent (an NHS region) of a system footprint over a period
  * (geodata/parents.csv). */
 typedef struct fp_parent {
     const char *child_code, *child_edition, *parent_code, *parent_name;
@@ -429,8 +429,11 @@ typedef struct fp_link {
 
 /* The chain valid on `date` (YYYY-MM-DD) at (lat, lon): one link per tier,
  * code NULL where no footprint of that tier covers the point (or the atlas
- * was built without that tier's edition).  nearest_m as in
- * fp_layer_locate.  Fails only on a bad date or a corrupt atlas. */
+ * was built without that tier's edition).  The region is the parent of the
+ * system footprint (regions are made of whole STPs and ICBs; edition
+ * NULL), the region boundaries answering only where no parent is known.
+ * nearest_m as in fp_layer_locate.  Fails only on a bad date or a corrupt
+ * atlas. */
 int fp_atlas_chain(fp_ctx *ctx, const fp_atlas *atlas, double lat, double lon,
                    const char *date, double nearest_m,
                    fp_link links[FP_TIER_COUNT]);

@@ -343,14 +343,17 @@ void fp_plan_locate_n(const fp_plan *p, const double *lat, const double *lon, si
                 }
             }
         }
-        for (size_t c = 0; c < nc; c++) {
-            const column *col = &p->col[c];
-            fp_hit *h = out + at * nc + c;
-            for (size_t i = 0; i < m; i++, h += nc) {
-                h->entry = -1, h->kind = FP_MATCH_NONE, h->distance_m = NAN;
-                for (int s = 0; s < col->nsrc && h->entry < 0; s++)
+        /* Row by row, each hit made in registers and stored once: the
+         * output is written in order, never read back. */
+        fp_hit *h = out + at * nc;
+        for (size_t i = 0; i < m; i++) {
+            for (size_t c = 0; c < nc; c++, h++) {
+                const column *col = &p->col[c];
+                fp_hit r = {-1, FP_MATCH_NONE, NAN};
+                for (int s = 0; s < col->nsrc && r.entry < 0; s++)
                     hit_of(&col->src[s], idx[li[c][s] * chunk + i],
-                           dist[li[c][s] * chunk + i], h);
+                           dist[li[c][s] * chunk + i], &r);
+                *h = r;
             }
         }
     }
