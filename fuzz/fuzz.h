@@ -1,6 +1,7 @@
 /* What the fuzz targets share: the formats (lib/src/format.h) and the
  * memory file each input is written to, so the library opens it by path
- * as it would a real file, with no disk touched. */
+ * as it would a real file, with no disk touched.  Includers define
+ * _GNU_SOURCE first (memfd_create). */
 #ifndef FP_FUZZ_H
 #define FP_FUZZ_H
 

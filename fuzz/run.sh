@@ -9,6 +9,10 @@ set -u
 dir=$1 secs=$2 jobs=$3
 shift 3
 mkdir -p "$dir/logs" "$dir/crashes"
+# Leaks inside GDAL, PROJ and the like (the geo targets link them) are
+# theirs, as in tests/sanitizers.sh; footprint's own are never suppressed.
+[ -f tests/lsan.supp ] &&
+    export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 # Largest input per target: above the small seeds, far below the real
 # files (which the replay runs whole).
 max_len() {

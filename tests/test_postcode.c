@@ -1080,6 +1080,15 @@ static void test_postcodes_crafted_gir_refused(void **state)
     assert_int_equal(fp_postcodes_verify(ctx, pc), FP_EFORMAT);
     assert_has(fp_ctx_errmsg(ctx), "GIR");
     fp_postcodes_free(pc);
+
+    /* Nor does the writer make such an index. */
+    int32_t ll[2] = {51501000, -142000};
+    uint64_t gir;
+    assert_true(fp__postcode_key("GIR 0AA", &gir));
+    const char *w = tmp_path("gir-written.fpi");
+    assert_int_equal(fp__postcodes_write(ctx, w, &gir, ll, 1, "test\n", NULL, NULL), FP_OK);
+    gir += 1; /* GIR 0AB */
+    assert_int_equal(fp__postcodes_write(ctx, w, &gir, ll, 1, "test\n", NULL, NULL), FP_EINVAL);
     test_ctx_done(ctx);
     free(f);
 }

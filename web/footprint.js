@@ -133,12 +133,14 @@
         return null;
     }
 
-    /* The parent region of a system footprint on a day, or null. */
+    /* The parent region of a system footprint on a day, or null: of the
+     * facts valid that day the latest-starting, as the library picks. */
     function parentOf(code, day) {
-        var ps = M.parents[code] || [];
+        var ps = M.parents[code] || [], best = null;
         for (var i = 0; i < ps.length; i++)
-            if (within(day, ps[i].from, ps[i].to)) return ps[i];
-        return null;
+            if (within(day, ps[i].from, ps[i].to) && (!best || ps[i].from > best.from))
+                best = ps[i];
+        return best;
     }
 
     /* The chain on the view's day: one row per tier, as footprint which.

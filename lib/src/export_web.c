@@ -389,8 +389,8 @@ static int write_data(web *w, const char *tmp)
         }
         fputs("}}", f);
     }
-    /* Region parents of every system footprint, for days without region
-     * polygons (as chains fall back on them). */
+    /* Region parents of every system footprint: a chain's region is its
+     * system footprint's parent, the region polygons only where none. */
     fputs("],\n\"parents\":{", f);
     int firstp = 1;
     for (size_t l = 0; l < w->nlayers && !rc; l++) {

@@ -308,6 +308,7 @@ int fp__postcodes_write(fp_ctx *ctx, const char *path, const uint64_t *keys,
         char o[4];
         key_outward(keys[i], o);
         if ((keys[i] & 0xffff) >= FP_PC_INWARD_CODES || !stored_outward_ok(o) ||
+            (memcmp(o, "GIR", 4) == 0 && (keys[i] & 0xffff) != 0) || /* 0AA only */
             (i && keys[i] <= keys[i - 1]))
             return fp__error(ctx, FP_EINVAL, "%s: postcode keys unsorted or invalid", path);
         if (!i || keys[i] >> 16 != keys[i - 1] >> 16) ndist++;
