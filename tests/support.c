@@ -1,5 +1,6 @@
 #include "support.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,4 +157,28 @@ void test_rm_tree(const char *path)
         closedir(d);
     }
     rmdir(path);
+}
+
+unsigned char *test_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("%s: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0, k;
+    unsigned char *b = malloc(cap);
+    while (b && (k = fread(b + n, 1, cap - n, f)) > 0) {
+        n += k;
+        if (n == cap) b = realloc(b, cap *= 2);
+    }
+    fclose(f);
+    if (!b) fail_msg("out of memory");
+    *len = n;
+    return b;
+}
+
+void test_write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) fail_msg("%s: %s", path, strerror(errno));
+    if (len && fwrite(data, 1, len, f) != len) fail_msg("%s: short write", path);
+    assert_int_equal(fclose(f), 0);
 }

@@ -44,4 +44,9 @@ const char *test_code_at(const fp_layer *L, double x, double y);
  * so trees left unreadable by a test go too). */
 void test_rm_tree(const char *path);
 
+/* The whole of a file (malloc'd; free it), or the test fails. */
+unsigned char *test_read_file(const char *path, size_t *len);
+/* Writes len bytes to path (replacing it), or the test fails. */
+void test_write_file(const char *path, const void *data, size_t len);
+
 #endif

@@ -54,35 +54,11 @@ static const char *tmp_path(const char *name)
     return b;
 }
 
-static void write_bytes(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) fail_msg("%s: %s", path, strerror(errno));
-    if (len && fwrite(data, 1, len, f) != len) fail_msg("%s: short write", path);
-    assert_int_equal(fclose(f), 0);
-}
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("%s: %s", path, strerror(errno));
-    size_t cap = 1 << 20, n = 0, k;
-    unsigned char *b = malloc(cap);
-    while (b && (k = fread(b + n, 1, cap - n, f)) > 0) {
-        n += k;
-        if (n == cap) b = realloc(b, cap *= 2);
-    }
-    fclose(f);
-    if (!b) fail_msg("out of memory");
-    *len = n;
-    return b;
-}
-
 static void copy_file(const char *from, const char *to)
 {
     size_t n;
-    unsigned char *b = slurp(from, &n);
-    write_bytes(to, b, n);
+    unsigned char *b = test_read_file(from, &n);
+    test_write_file(to, b, n);
     free(b);
 }
 
@@ -476,7 +452,7 @@ static void test_atlas_open_missing_empty_dir(void **state)
     (void)state;
     open_fails(tmp_path("no-such.atlas"), FP_EIO, "No such file");
     const char *empty = tmp_path("empty.atlas");
-    write_bytes(empty, "", 0);
+    test_write_file(empty, "", 0);
     open_fails(empty, FP_EFORMAT, NULL);
     const char *dir = tmp_path("a-dir.atlas");
     mkdir(dir, 0755);
@@ -484,14 +460,14 @@ static void test_atlas_open_missing_empty_dir(void **state)
     open_fails("/dev/null", FP_EIO, NULL);
     /* Text, shorter and longer than a header. */
     const char *txt = tmp_path("text.atlas");
-    write_bytes(txt, "id,level\n", 9);
+    test_write_file(txt, "id,level\n", 9);
     open_fails(txt, FP_EFORMAT, NULL);
     const char junk[200] = "this is not an atlas, it is a long line of text that goes on";
-    write_bytes(txt, junk, sizeof junk);
+    test_write_file(txt, junk, sizeof junk);
     open_fails(txt, FP_EFORMAT, "not a footprint atlas");
     if (geteuid() != 0) {
         const char *unreadable = tmp_path("unreadable.atlas");
-        write_bytes(unreadable, junk, sizeof junk);
+        test_write_file(unreadable, junk, sizeof junk);
         chmod(unreadable, 0);
         open_fails(unreadable, FP_EIO, NULL);
     }
@@ -550,7 +526,7 @@ static void test_atlas_truncated_eformat(void **state)
                            n / 3, n / 2, n - 4096, n - 8, n - 1};
     const char *path = tmp_path("truncated.atlas");
     for (size_t k = 0; k < sizeof cuts / sizeof *cuts; k++) {
-        write_bytes(path, pristine, cuts[k]);
+        test_write_file(path, pristine, cuts[k]);
         open_fails(path, FP_EFORMAT, NULL);
     }
     /* Longer than the header says. */
@@ -558,9 +534,9 @@ static void test_atlas_truncated_eformat(void **state)
     assert_non_null(longer);
     memcpy(longer, pristine, n);
     memset(longer + n, 0, 4096);
-    write_bytes(path, longer, n + 1);
+    test_write_file(path, longer, n + 1);
     open_fails(path, FP_EFORMAT, NULL);
-    write_bytes(path, longer, n + 4096);
+    test_write_file(path, longer, n + 4096);
     open_fails(path, FP_EFORMAT, NULL);
     free(longer);
     /* Truncated, and the header's size made to match: the sections past
@@ -569,7 +545,7 @@ static void test_atlas_truncated_eformat(void **state)
     memcpy(f, pristine, n);
     h.file_size = n / 2;
     memcpy(f, &h, sizeof h);
-    write_bytes(path, f, n / 2);
+    test_write_file(path, f, n / 2);
     open_fails(path, FP_EFORMAT, NULL);
     free(f);
 }
@@ -586,7 +562,7 @@ static void test_atlas_magic_version_byte_order(void **state)
 
     memcpy(f, pristine, pristine_len);
     memcpy(f, "FPATLAZ", 8);
-    write_bytes(path, f, pristine_len);
+    test_write_file(path, f, pristine_len);
     open_fails(path, FP_EFORMAT, "not a footprint atlas");
 
     const uint32_t versions[] = {0, 1, 3, 0x01000000u};
@@ -595,7 +571,7 @@ static void test_atlas_magic_version_byte_order(void **state)
         memcpy(&h, f, sizeof h);
         h.version = versions[k];
         memcpy(f, &h, sizeof h);
-        write_bytes(path, f, pristine_len);
+        test_write_file(path, f, pristine_len);
         char want[64];
         snprintf(want, sizeof want, "atlas format %u", versions[k]);
         open_fails(path, FP_EFORMAT, want);
@@ -605,7 +581,7 @@ static void test_atlas_magic_version_byte_order(void **state)
     memcpy(&h, f, sizeof h);
     h.bom = 0x04030201u;
     memcpy(f, &h, sizeof h);
-    write_bytes(path, f, pristine_len);
+    test_write_file(path, f, pristine_len);
     open_fails(path, FP_EFORMAT, "byte order");
 
     /* Section counts the table cannot hold. */
@@ -615,7 +591,7 @@ static void test_atlas_magic_version_byte_order(void **state)
         memcpy(&h, f, sizeof h);
         h.nsect = counts[k];
         memcpy(f, &h, sizeof h);
-        write_bytes(path, f, pristine_len);
+        test_write_file(path, f, pristine_len);
         open_fails(path, FP_EFORMAT, NULL);
     }
     free(f);
@@ -636,7 +612,7 @@ static void test_atlas_header_bit_flips(void **state)
             int bit = (int)(byte * 5 % 8);
             memcpy(f, pristine, pristine_len);
             f[byte] ^= (unsigned char)(1u << bit);
-            write_bytes(path, f, pristine_len);
+            test_write_file(path, f, pristine_len);
             open_fails(path, FP_EFORMAT, NULL);
         }
     /* The other bytes (reserved, creation time, version string) carry no
@@ -645,7 +621,7 @@ static void test_atlas_header_bit_flips(void **state)
         if (byte >= 32 && byte < 40) continue;
         memcpy(f, pristine, pristine_len);
         f[byte] ^= 0x10;
-        write_bytes(path, f, pristine_len);
+        test_write_file(path, f, pristine_len);
         damaged_is_clean(path, byte);
     }
     free(f);
@@ -667,7 +643,7 @@ static void test_atlas_table_bit_flips(void **state)
             size_t byte = 64 + 64 * (size_t)i + at;
             memcpy(f, pristine, pristine_len);
             f[byte] ^= (unsigned char)(1u << (at % 8));
-            write_bytes(path, f, pristine_len);
+            test_write_file(path, f, pristine_len);
             open_fails(path, FP_EFORMAT, "section table");
         }
     free(f);
@@ -691,7 +667,7 @@ static void test_atlas_catalogue_section_corrupt(void **state)
         for (int j = 0; j < 3; j++) {
             memcpy(f, pristine, pristine_len);
             f[s->offset + at[j]] ^= 0x04;
-            write_bytes(path, f, pristine_len);
+            test_write_file(path, f, pristine_len);
             char want[64];
             snprintf(want, sizeof want, "section %s is corrupt", names[k]);
             open_fails(path, FP_EFORMAT, want);
@@ -716,7 +692,7 @@ static void test_atlas_layer_section_corrupt(void **state)
     for (int j = 0; j < 4; j++) {
         memcpy(f, pristine, pristine_len);
         f[s->offset + at[j]] ^= 0x80;
-        write_bytes(path, f, pristine_len);
+        test_write_file(path, f, pristine_len);
         fp_ctx *ctx = test_ctx();
         fp_atlas *a = open_ok(ctx, path); /* lazily: the open does not look */
         const fp_layer *L = (const fp_layer *)1;
@@ -745,7 +721,7 @@ static void test_atlas_random_bit_flips(void **state)
     (void)state;
     test_require_data();
     const char *path = tmp_path("random-flip.atlas");
-    write_bytes(path, pristine, pristine_len);
+    test_write_file(path, pristine, pristine_len);
     int fd = open(path, O_RDWR);
     assert_true(fd >= 0);
     random_points(sample_lat, sample_lon, SAMPLE, 99);
@@ -851,7 +827,7 @@ static void test_atlas_crafted_layer_refused(void **state)
         uint64_t v = edits[k].value;
         memcpy(f + edits[k].at, &v, (size_t)edits[k].width); /* little-endian */
         reseal(f);
-        write_bytes(path, f, pristine_len);
+        test_write_file(path, f, pristine_len);
         fp_ctx *ctx = test_ctx();
         fp_atlas *a = open_ok(ctx, path);
         const fp_layer *L = (const fp_layer *)1;
@@ -943,7 +919,7 @@ static void test_atlas_crafted_grid_too_deep_refused(void **state)
     uint32_t node = (FP_TAG_NODE << 30) | (uint32_t)(h.ncells - 16);
     memcpy(f + o_cells + 4 * d.block, &node, 4);
     reseal(f);
-    write_bytes(path, f, pristine_len);
+    test_write_file(path, f, pristine_len);
     free(f);
     fp_ctx *ctx = test_ctx();
     fp_atlas *a = open_ok(ctx, path);
@@ -970,7 +946,7 @@ static void test_atlas_crafted_fuzz_no_crash(void **state)
     (void)state;
     test_require_data();
     const char *path = tmp_path("fuzz.atlas");
-    write_bytes(path, pristine, pristine_len);
+    test_write_file(path, pristine, pristine_len);
     unsigned char *f = malloc(pristine_len);
     assert_non_null(f);
     memcpy(f, pristine, pristine_len);
@@ -1124,7 +1100,7 @@ static void test_atlas_crafted_index_wraparound_refused(void **state)
     fp_layer *G = checkerboard(ctx, FP_INDEX_GRID), *N = checkerboard(ctx, FP_INDEX_NONE);
     assert_true(G->ncands > 0 && N->nstripe_edges > 0 && G->nrings >= 2);
     size_t clen;
-    unsigned char *cat = slurp("geodata/editions.csv", &clen);
+    unsigned char *cat = test_read_file("geodata/editions.csv", &clen);
     const char *path = tmp_path("wrap.atlas");
     fp_atlas_writer *w = NULL;
     if (fp__atlas_writer_new(ctx, path, &w) ||
@@ -1136,7 +1112,7 @@ static void test_atlas_crafted_index_wraparound_refused(void **state)
     fp_layer_free(G);
     fp_layer_free(N);
     size_t len;
-    unsigned char *good = slurp(path, &len), *f = malloc(len);
+    unsigned char *good = test_read_file(path, &len), *f = malloc(len);
     assert_non_null(f);
     /* Sound as written. */
     fp_atlas *a = open_ok(ctx, path);
@@ -1179,7 +1155,7 @@ static void test_atlas_crafted_index_wraparound_refused(void **state)
         const uint32_t bad = 0xffffffffu;
         memcpy(f + edits[k].at, &bad, 4);
         reseal(f);
-        write_bytes(path, f, len);
+        test_write_file(path, f, len);
         a = open_ok(ctx, path);
         const fp_layer *L = (const fp_layer *)1;
         int rc = fp_atlas_layer(ctx, a, edits[k].edition, &L);

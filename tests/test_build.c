@@ -80,23 +80,6 @@ static void link_mirror(const char *data_dir, const char *rel)
 }
 
 /* The whole file (malloc'd, not counted), or NULL when it is missing. */
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    unsigned char *b = malloc(cap);
-    size_t k;
-    while (b && (k = fread(b + n, 1, cap - n, f)) > 0) {
-        n += k;
-        if (n == cap) b = realloc(b, cap *= 2);
-    }
-    fclose(f);
-    assert_non_null(b);
-    *len = n;
-    return b;
-}
-
 /* Names in dir, other than . and .. */
 static int count_entries(const char *dir)
 {
@@ -427,7 +410,7 @@ static void test_build_unwritable_output_eio(void **state)
     out = join(dir, "plain/footprint.atlas");
     build_fails(ctx, cat, data, NULL, NULL, out, FP_EIO, out);
     size_t n;
-    unsigned char *b = slurp(join(dir, "plain"), &n);
+    unsigned char *b = test_read_file(join(dir, "plain"), &n);
     assert_non_null(b);
     assert_int_equal(n, 1);
     free(b);
@@ -468,12 +451,12 @@ static void test_build_failure_keeps_old_atlas(void **state)
     const char *const first[] = {"icb2023", NULL};
     build_ok(ctx, cat, data, first, NULL, out);
     size_t n0, n1;
-    unsigned char *old = slurp(out, &n0), *now;
+    unsigned char *old = test_read_file(out, &n0), *now;
 
     /* stp2017's file is missing: the build fails after icb2023 is done. */
     const char *const both[] = {"icb2023", "stp2017", NULL};
     build_fails(ctx, cat, data, both, NULL, out, FP_EIO, "stp_2017_buc.geojson");
-    now = slurp(out, &n1);
+    now = test_read_file(out, &n1);
     assert_non_null(now);
     assert_int_equal(n1, n0);
     assert_memory_equal(now, old, n0);
@@ -485,7 +468,7 @@ static void test_build_failure_keeps_old_atlas(void **state)
     int rc = fp_atlas_build(ctx, cat, data, both, NULL, out);
     assert_int_not_equal(rc, FP_OK);
     assert_int_equal(fp_ctx_errcode(ctx), rc);
-    now = slurp(out, &n1);
+    now = test_read_file(out, &n1);
     assert_int_equal(n1, n0);
     assert_memory_equal(now, old, n0);
     free(now);
@@ -496,7 +479,7 @@ static void test_build_failure_keeps_old_atlas(void **state)
     fp_index_opts_init(&bad);
     bad.root_bits = 99;
     build_fails(ctx, cat, data, first, &bad, out, FP_EINVAL, NULL);
-    now = slurp(out, &n1);
+    now = test_read_file(out, &n1);
     assert_int_equal(n1, n0);
     assert_memory_equal(now, old, n0);
     free(now);
@@ -505,7 +488,7 @@ static void test_build_failure_keeps_old_atlas(void **state)
     link_mirror(data, "boundaries/stp_2017_buc.geojson");
     build_ok(ctx, cat, data, both, NULL, out);
     assert_int_equal(count_entries(dir), 1);
-    now = slurp(out, &n1);
+    now = test_read_file(out, &n1);
     assert_true(n1 > n0);
     free(now);
     fp_atlas *a = open_ok(ctx, out);
@@ -531,7 +514,7 @@ static void test_build_write_failure_keeps_old_atlas(void **state)
     const char *const only1[] = {"syn1", NULL};
     build_ok(ctx, cat, data, only1, NULL, out);
     size_t n0, n1;
-    unsigned char *old = slurp(out, &n0);
+    unsigned char *old = test_read_file(out, &n0);
     assert_true(n0 > 16 * 1024);
     int entries = count_entries(data);
     int fds[2];
@@ -568,7 +551,7 @@ static void test_build_write_failure_keeps_old_atlas(void **state)
         fail_msg("build under a file size limit: status %d (%s), want FP_EIO",
                  WEXITSTATUS(status), msg);
     assert_has(msg, out);
-    unsigned char *now = slurp(out, &n1);
+    unsigned char *now = test_read_file(out, &n1);
     assert_non_null(now);
     assert_int_equal(n1, n0);
     assert_memory_equal(now, old, n0);
@@ -735,7 +718,7 @@ static void test_build_records_sources(void **state)
     const char *const only[] = {"syn1", NULL};
     build_ok(ctx, cat, data, only, NULL, out);
     size_t n;
-    unsigned char *f = slurp(out, &n);
+    unsigned char *f = test_read_file(out, &n);
     assert_true(n > 64);
     uint32_t nsect;
     memcpy(&nsect, f + 24, 4);

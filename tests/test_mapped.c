@@ -196,30 +196,6 @@ static const char *tmp_path(const char *name)
     return b;
 }
 
-static void write_bytes(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) fail_msg("%s: %s", path, strerror(errno));
-    if (len && fwrite(data, 1, len, f) != len) fail_msg("%s: short write", path);
-    assert_int_equal(fclose(f), 0);
-}
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("%s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0, k;
-    unsigned char *b = malloc(cap);
-    while (b && (k = fread(b + n, 1, cap - n, f)) > 0) {
-        n += k;
-        if (n == cap) b = realloc(b, cap *= 2);
-    }
-    fclose(f);
-    if (!b) fail_msg("out of memory");
-    *len = n;
-    return b;
-}
-
 static void assert_has(const char *text, const char *needle)
 {
     if (!strstr(text, needle)) fail_msg("\"%s\" does not mention \"%s\"", text, needle);
@@ -956,7 +932,7 @@ static void layer_refused(const unsigned char *f, size_t len, const char *ed,
                           const char *section, const char *needle)
 {
     const char *path = tmp_path("damaged.atlas");
-    write_bytes(path, f, len);
+    test_write_file(path, f, len);
     fp_ctx *ctx = ctx_held();
     fp_atlas *a = open_ok(ctx, path);
     for (int again = 0; again < 2; again++) {
@@ -1091,14 +1067,14 @@ static void test_mapped_atlas_build_errors(void **state)
     assert_int_equal(mkdir(path, 0755), 0);
     char *gj = syn_base_geojson();
     snprintf(path, sizeof path, "%s/boundaries/base.geojson", dir);
-    write_bytes(path, gj, strlen(gj));
+    test_write_file(path, gj, strlen(gj));
     free(gj);
     snprintf(path, sizeof path, "%s/boundaries/other.geojson", dir);
-    write_bytes(path, OTHER_GEOJSON, strlen(OTHER_GEOJSON));
+    test_write_file(path, OTHER_GEOJSON, strlen(OTHER_GEOJSON));
     char lookup[700];
     snprintf(lookup, sizeof lookup, "%s/lookups/lookup.csv", dir);
     const char bad[] = "KEYCD,GRPCD,GRPNM,GRPCDH\nL00,G1,One,Q1\nL77,G1,One,Q1\n";
-    write_bytes(lookup, bad, strlen(bad));
+    test_write_file(lookup, bad, strlen(bad));
     const char *out = tmp_path("bad.atlas");
     unlink(out);
     const char *const only[] = {"grp", NULL};
@@ -1111,7 +1087,7 @@ static void test_mapped_atlas_build_errors(void **state)
     assert_int_not_equal(stat(out, &st), 0);
     /* The lookup lacks the code column. */
     const char nocol[] = "KEYCD,GRPNM,GRPCDH\nL00,One,Q1\n";
-    write_bytes(lookup, nocol, strlen(nocol));
+    test_write_file(lookup, nocol, strlen(nocol));
     rc = fp_atlas_build(ctx, gcat, dir, only, NULL, out);
     assert_int_equal(rc, FP_EFIELD);
     assert_has(fp_ctx_errmsg(ctx), lookup);
@@ -1124,7 +1100,7 @@ static void test_mapped_atlas_build_errors(void **state)
     assert_has(fp_ctx_errmsg(ctx), "lookups/lookup.csv");
     assert_int_not_equal(stat(out, &st), 0);
     /* The via edition before its base in the catalogue. */
-    write_bytes(lookup, LOOKUP, strlen(LOOKUP));
+    test_write_file(lookup, LOOKUP, strlen(LOOKUP));
     const char order[] =
         "id,level,name,valid_from,valid_to,path,layer,code_field,name_field,vintage,"
         "attribution,members,via\n"
@@ -1179,7 +1155,7 @@ static void test_mapped_atlas_map_entry_refused(void **state)
     im.map[1] = 0;  /* L01 -> G0 */
     reseal(im.f);
     const char *path = tmp_path("remapped.atlas");
-    write_bytes(path, im.f, pristine_len);
+    test_write_file(path, im.f, pristine_len);
     fp_ctx *ctx = ctx_held();
     fp_atlas *a = open_ok(ctx, path);
     const fp_layer *G = layer_ok(ctx, a, "grp");
@@ -1250,7 +1226,7 @@ static void test_mapped_atlas_base_name_refused(void **state)
     memset(im.h->base + 5, 'x', sizeof im.h->base - 5);
     reseal(im.f);
     const char *path = tmp_path("junk.atlas");
-    write_bytes(path, im.f, pristine_len);
+    test_write_file(path, im.f, pristine_len);
     fp_ctx *ctx = ctx_held();
     fp_atlas *a = open_ok(ctx, path);
     assert_string_equal(test_code_at(layer_ok(ctx, a, "grp"), 0.5, 53.5), "G1");
@@ -1302,7 +1278,7 @@ static void test_mapped_atlas_fuzz_no_crash(void **state)
             f[off + at] = (unsigned char)rnd();
         }
         reseal(f);
-        write_bytes(path, f, pristine_len);
+        test_write_file(path, f, pristine_len);
         fp_ctx *ctx = ctx_held();
         fp_atlas *a = open_ok(ctx, path);
         const fp_layer *G = NULL;
@@ -1366,7 +1342,7 @@ static void test_mapped_atlas_base_corrupt(void **state)
             break;
         }
         const char *path = tmp_path("base-corrupt.atlas");
-        write_bytes(path, f, pristine_len);
+        test_write_file(path, f, pristine_len);
         for (int order = 0; order < 2; order++) {
             fp_ctx *ctx = ctx_held();
             fp_atlas *a = open_ok(ctx, path);
@@ -1671,12 +1647,12 @@ static int setup(void **state)
     if (mkdir(path, 0755)) return -1;
     char *gj = syn_base_geojson();
     snprintf(path, sizeof path, "%s/boundaries/base.geojson", data_dir);
-    write_bytes(path, gj, strlen(gj));
+    test_write_file(path, gj, strlen(gj));
     free(gj);
     snprintf(path, sizeof path, "%s/boundaries/other.geojson", data_dir);
-    write_bytes(path, OTHER_GEOJSON, strlen(OTHER_GEOJSON));
+    test_write_file(path, OTHER_GEOJSON, strlen(OTHER_GEOJSON));
     snprintf(path, sizeof path, "%s/lookups/lookup.csv", data_dir);
-    write_bytes(path, LOOKUP, strlen(LOOKUP));
+    test_write_file(path, LOOKUP, strlen(LOOKUP));
     if (fp_catalogue_parse(gctx, CATALOGUE, strlen(CATALOGUE), "syn", &gcat)) {
         fprintf(stderr, "setup: %s\n", fp_ctx_errmsg(gctx));
         return -1;
@@ -1686,7 +1662,7 @@ static int setup(void **state)
         fprintf(stderr, "setup: %s\n", fp_ctx_errmsg(gctx));
         return -1;
     }
-    pristine = slurp(atlas_path, &pristine_len);
+    pristine = test_read_file(atlas_path, &pristine_len);
     return 0;
 }
 

@@ -44,17 +44,9 @@ static const char *tmp_path(const char *name)
     return b;
 }
 
-static void write_bytes(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) fail_msg("%s: %s", path, strerror(errno));
-    if (len && fwrite(data, 1, len, f) != len) fail_msg("%s: short write", path);
-    assert_int_equal(fclose(f), 0);
-}
-
 static void write_text(const char *path, const char *text)
 {
-    write_bytes(path, text, strlen(text));
+    test_write_file(path, text, strlen(text));
 }
 
 static void write_gz(const char *path, const char *text)
@@ -63,22 +55,6 @@ static void write_gz(const char *path, const char *text)
     if (!g) fail_msg("%s: cannot create", path);
     assert_int_equal(gzwrite(g, text, (unsigned)strlen(text)), (int)strlen(text));
     assert_int_equal(gzclose(g), Z_OK);
-}
-
-static unsigned char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("%s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0, k;
-    unsigned char *b = malloc(cap);
-    while (b && (k = fread(b + n, 1, cap - n, f)) > 0) {
-        n += k;
-        if (n == cap) b = realloc(b, cap *= 2);
-    }
-    fclose(f);
-    if (!b) fail_msg("out of memory");
-    *len = n;
-    return b;
 }
 
 static int exists(const char *path)
@@ -469,7 +445,7 @@ static void import_fails(const char *input, int want, const char *needle)
     const char *out = tmp_path("guarded.fpi"), *fresh = tmp_path("fresh.fpi");
     unlink(fresh);
     size_t before_len;
-    unsigned char *before = slurp(out, &before_len);
+    unsigned char *before = test_read_file(out, &before_len);
     fp_ctx *ctx = test_ctx();
     fp_postcodes_import_stats st;
     int rc = import_v(ctx, out, &st, input, NULL);
@@ -483,7 +459,7 @@ static void import_fails(const char *input, int want, const char *needle)
     test_ctx_done(ctx);
     assert_false(exists(fresh));
     size_t after_len;
-    unsigned char *after = slurp(out, &after_len);
+    unsigned char *after = test_read_file(out, &after_len);
     assert_int_equal(after_len, before_len);
     assert_memory_equal(after, before, before_len);
     free(before);
@@ -526,16 +502,16 @@ static void test_postcodes_import_truncated_gzip(void **state)
     write_gz(tmp_path("whole.csv.gz"), csv);
     free(csv);
     size_t len;
-    unsigned char *gz = slurp(tmp_path("whole.csv.gz"), &len);
+    unsigned char *gz = test_read_file(tmp_path("whole.csv.gz"), &len);
     /* Anywhere: mid-stream, just before the trailer, inside the trailer. */
     const size_t cuts[] = {len / 3, len / 2, len - 9, len - 4, len - 1, 20};
     for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
-        write_bytes(tmp_path("cut.csv.gz"), gz, cuts[i]);
+        test_write_file(tmp_path("cut.csv.gz"), gz, cuts[i]);
         import_fails(tmp_path("cut.csv.gz"), FP_EFORMAT, NULL);
     }
     /* A damaged stream is no better. */
     gz[len / 2] ^= 0x55;
-    write_bytes(tmp_path("bad.csv.gz"), gz, len);
+    test_write_file(tmp_path("bad.csv.gz"), gz, len);
     import_fails(tmp_path("bad.csv.gz"), FP_EFORMAT, NULL);
     free(gz);
 }
@@ -567,7 +543,7 @@ static void test_postcodes_import_bad_inputs(void **state)
     unsigned char junk[3000];
     rng_state = 7;
     for (size_t i = 0; i < sizeof junk; i++) junk[i] = (unsigned char)rnd();
-    write_bytes(tmp_path("junk.bin"), junk, sizeof junk);
+    test_write_file(tmp_path("junk.bin"), junk, sizeof junk);
     fp_ctx *ctx = test_ctx();
     assert_int_not_equal(import_v(ctx, tmp_path("junk.fpi"), NULL, tmp_path("junk.bin"), NULL),
                          FP_OK);
@@ -790,16 +766,16 @@ static void test_postcodes_open_not_an_index(void **state)
     const char *path = tmp_path("good.fpi");
     make_synthetic(path, 400);
     size_t len;
-    unsigned char *f = slurp(path, &len);
+    unsigned char *f = test_read_file(path, &len);
     t_hdr *h = (t_hdr *)f;
     h->version = 2;
     reseal(f, len);
-    write_bytes(tmp_path("v2.fpi"), f, len);
+    test_write_file(tmp_path("v2.fpi"), f, len);
     open_fails(tmp_path("v2.fpi"), FP_EFORMAT, "format 2");
     h->version = 1;
     h->bom = 0x04030201;
     reseal(f, len);
-    write_bytes(tmp_path("bom.fpi"), f, len);
+    test_write_file(tmp_path("bom.fpi"), f, len);
     open_fails(tmp_path("bom.fpi"), FP_EFORMAT, "byte order");
     free(f);
 }
@@ -810,15 +786,15 @@ static void test_postcodes_truncated_index(void **state)
     const char *path = tmp_path("whole.fpi");
     make_synthetic(path, 400);
     size_t len;
-    unsigned char *f = slurp(path, &len);
+    unsigned char *f = test_read_file(path, &len);
     for (size_t cut = 0; cut < len; cut += cut < 256 ? 1 : 7) {
-        write_bytes(tmp_path("cut.fpi"), f, cut);
+        test_write_file(tmp_path("cut.fpi"), f, cut);
         open_fails(tmp_path("cut.fpi"), FP_EFORMAT, NULL);
     }
     /* Extended is no better than truncated. */
     unsigned char *g = calloc(1, len + 8);
     memcpy(g, f, len);
-    write_bytes(tmp_path("long.fpi"), g, len + 8);
+    test_write_file(tmp_path("long.fpi"), g, len + 8);
     open_fails(tmp_path("long.fpi"), FP_EFORMAT, "truncated or extended");
     free(g);
     free(f);
@@ -831,7 +807,7 @@ static int damage_caught(const unsigned char *img, size_t len, const char *const
                          const double *lat, const double *lon, size_t n)
 {
     const char *path = tmp_path("damaged.fpi");
-    write_bytes(path, img, len);
+    test_write_file(path, img, len);
     fp_ctx *ctx = test_ctx();
     fp_postcodes *pc = NULL;
     int rc = fp_postcodes_open(ctx, path, &pc);
@@ -868,7 +844,7 @@ static void test_postcodes_bit_flips_caught(void **state)
     const char *path = tmp_path("flip.fpi");
     make_synthetic(path, 250); /* two districts */
     size_t len;
-    unsigned char *f = slurp(path, &len);
+    unsigned char *f = test_read_file(path, &len);
     fp_ctx *ctx = test_ctx();
     fp_postcodes *pc = open_ok(ctx, path);
     size_t n = fp_postcodes_count(pc);
@@ -907,7 +883,7 @@ static void test_postcodes_damaged_district_is_local(void **state)
     const char *path = tmp_path("local.fpi");
     make_synthetic(path, 1000); /* districts AA1..AE5, 200 postcodes each */
     size_t len;
-    unsigned char *f = slurp(path, &len);
+    unsigned char *f = test_read_file(path, &len);
     t_hdr h;
     memcpy(&h, f, sizeof h);
     assert_int_equal(h.ndist, 5);
@@ -915,7 +891,7 @@ static void test_postcodes_damaged_district_is_local(void **state)
     f[h.coords_off + 8 * (size_t)d1->first + 8 * 17] ^= 1; /* one coordinate of district 1 */
     char code[5] = {0};
     memcpy(code, d1->code, 4);
-    write_bytes(path, f, len);
+    test_write_file(path, f, len);
     fp_ctx *ctx = test_ctx();
     fp_postcodes *pc = open_ok(ctx, path);
     char q[16];
@@ -943,7 +919,7 @@ static void test_postcodes_crafted_refused(void **state)
     const char *path = tmp_path("craft.fpi"), *bad = tmp_path("crafted.fpi");
     make_synthetic(path, 1000);
     size_t len;
-    unsigned char *orig = slurp(path, &len), *f = malloc(len);
+    unsigned char *orig = test_read_file(path, &len), *f = malloc(len);
     t_hdr h0;
     memcpy(&h0, orig, sizeof h0);
     /* Header fields, one at a time, set to damaging values. */
@@ -961,7 +937,7 @@ static void test_postcodes_crafted_refused(void **state)
             memcpy(f + fields[i], &val, w); /* little-endian: low bytes first */
             reseal(f, len);
             if (memcmp(f, orig, sizeof(t_hdr)) == 0) continue;
-            write_bytes(bad, f, len);
+            test_write_file(bad, f, len);
             open_fails(bad, FP_EFORMAT, NULL);
         }
     /* District entries pointing outside, overlapping, out of order. */
@@ -977,7 +953,7 @@ static void test_postcodes_crafted_refused(void **state)
         case 5: d[3].reserved = 1; break;
         }
         reseal(f, len);
-        write_bytes(bad, f, len);
+        test_write_file(bad, f, len);
         open_fails(bad, FP_EFORMAT, NULL);
     }
     /* Records out of order or out of range behind a valid checksum. */
@@ -994,7 +970,7 @@ static void test_postcodes_crafted_refused(void **state)
             c[2 * 9] = 95000000;
         }
         reseal(f, len);
-        write_bytes(bad, f, len);
+        test_write_file(bad, f, len);
         fp_ctx *ctx = test_ctx();
         fp_postcodes *pc = open_ok(ctx, bad);
         assert_int_equal(fp_postcodes_find(pc, "AA1 0AA", NULL, NULL), FP_EFORMAT);
@@ -1012,7 +988,7 @@ static void test_postcodes_crafted_refused(void **state)
             f[at] = (unsigned char)rnd();
         }
         reseal(f, len);
-        write_bytes(bad, f, len);
+        test_write_file(bad, f, len);
         fp_ctx *ctx = test_ctx();
         fp_postcodes *pc = NULL;
         if (fp_postcodes_open(ctx, bad, &pc) == FP_OK) {
@@ -1047,7 +1023,7 @@ static void test_postcodes_crafted_gir_refused(void **state)
     fp_postcodes_free(pc);
 
     size_t len;
-    unsigned char *f = slurp(path, &len);
+    unsigned char *f = test_read_file(path, &len);
     t_hdr h;
     memcpy(&h, f, sizeof h);
     int found = 0;
@@ -1062,7 +1038,7 @@ static void test_postcodes_crafted_gir_refused(void **state)
     }
     assert_true(found);
     reseal(f, len);
-    write_bytes(bad, f, len);
+    test_write_file(bad, f, len);
     pc = open_ok(ctx, bad);
     char p[FP_POSTCODE_MAX];
     int got_gir = 0;
